@@ -1,0 +1,161 @@
+"""Casting a month's csv.gz to its color's canonical schema, streamed batch by batch.
+
+pyarrow's streaming CSV reader does the work; when it rejects the file, a second,
+plain-Python pass over the same file finds the first bad line and column so the error
+names them (pyarrow reports neither for conversion errors).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from taxi_pipeline.colors import TIMESTAMP, TaxiColor
+
+CSV_BLOCK_BYTES = 16 << 20
+PARQUET_COMPRESSION = "zstd"
+
+
+class BadTripFile(ValueError):
+    """The source file does not fit its color's canonical schema."""
+
+
+@dataclass
+class CleanResult:
+    rows: int = 0
+    null_counts: dict[str, int] = field(default_factory=dict)
+    min_pickup: datetime | None = None
+    max_pickup: datetime | None = None
+
+
+def read_header(path: Path, label: str) -> list[str]:
+    with gzip.open(path, "rt", newline="", encoding="utf-8") as f:
+        header = next(csv.reader(f), None)
+    if not header:
+        raise BadTripFile(f"{label}: the file is empty (no header line).")
+    return [h.strip() for h in header]
+
+
+def map_header(header: list[str], color: TaxiColor, label: str) -> dict[str, str | None]:
+    """Canonical column name -> the file's header name (matched case-insensitively) or None."""
+    by_lower = {h.lower(): h for h in header}
+    canonical = {c.name.lower() for c in color.columns}
+    unknown = [h for h in header if h.lower() not in canonical]
+    missing = [c.name for c in color.columns if c.required and c.name.lower() not in by_lower]
+    if unknown or missing:
+        raise BadTripFile(
+            f"{label}, line 1: the header does not match the {color.name} schema"
+            + (f"; unknown columns {unknown}" if unknown else "")
+            + (f"; missing columns {missing}" if missing else "")
+            + f". Header: {','.join(header)}"
+        )
+    return {c.name: by_lower.get(c.name.lower()) for c in color.columns}
+
+
+def write_clean_parquet(
+    src: Path, dest: Path, color: TaxiColor, source_month: datetime, label: str
+) -> CleanResult:
+    """Stream `src` into a parquet file at `dest` with exactly `color.schema`."""
+    header = read_header(src, label)
+    mapping = map_header(header, color, label)
+    types = {mapping[c.name]: c.type for c in color.columns if mapping[c.name]}
+    result = CleanResult(null_counts={c.name: 0 for c in color.columns})
+    month_value = pa.scalar(source_month, TIMESTAMP)
+    try:
+        reader = pacsv.open_csv(
+            pa.input_stream(str(src), compression="gzip"),
+            read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types,
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        with pq.ParquetWriter(dest, color.schema, compression=PARQUET_COMPRESSION) as writer:
+            for batch in reader:
+                n = batch.num_rows
+                arrays = [
+                    batch.column(mapping[c.name]) if mapping[c.name] else pa.nulls(n, c.type)
+                    for c in color.columns
+                ]
+                arrays.append(pa.repeat(month_value, n))
+                writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=color.schema))
+                _collect(result, batch, color, mapping)
+    except pa.ArrowInvalid as err:
+        raise BadTripFile(locate_bad_value(src, header, types, label) or f"{label}: {err}") from None
+    if result.rows == 0:
+        raise BadTripFile(f"{label}: the file has a header but no rows.")
+    return result
+
+
+def _collect(result: CleanResult, batch: pa.RecordBatch, color: TaxiColor, mapping) -> None:
+    result.rows += batch.num_rows
+    for c in color.columns:
+        name = mapping[c.name]
+        result.null_counts[c.name] += batch.column(name).null_count if name else batch.num_rows
+    pickup = mapping[color.pickup_column]
+    low, high = pc.min_max(batch.column(pickup)).values()
+    if low.is_valid:
+        low, high = low.as_py(), high.as_py()
+        result.min_pickup = low if result.min_pickup is None else min(result.min_pickup, low)
+        result.max_pickup = high if result.max_pickup is None else max(result.max_pickup, high)
+
+
+def _int_parser(bits: int):
+    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+    def parse(value: str) -> None:
+        number = int(value)
+        if not low <= number <= high:
+            raise ValueError(f"out of range for a {bits}-bit integer")
+
+    return parse
+
+
+def _parser_for(type_: pa.DataType):
+    if pa.types.is_integer(type_):
+        return _int_parser(type_.bit_width)
+    if pa.types.is_floating(type_):
+        return float
+    if pa.types.is_timestamp(type_):
+        return datetime.fromisoformat
+    return None
+
+
+def locate_bad_value(src: Path, header: list[str], types: dict, label: str) -> str | None:
+    """Find the first line that the fast reader would reject; describe it, or None."""
+    parsers = [(i, name, _parser_for(types[name])) for i, name in enumerate(header) if name in types]
+    line_no = 0
+    try:
+        with gzip.open(src, "rt", newline="", encoding="utf-8") as f:
+            for line_no, row in enumerate(csv.reader(f), start=1):
+                if line_no == 1:
+                    continue
+                if len(row) != len(header):
+                    return (
+                        f"{label}, line {line_no}: expected {len(header)} columns, found "
+                        f"{len(row)}: {','.join(row)!r}"
+                    )
+                for i, name, parse in parsers:
+                    value = row[i]
+                    if value == "" or parse is None:
+                        continue
+                    try:
+                        parse(value)
+                    except ValueError as err:
+                        return (
+                            f"{label}, line {line_no}, column {name!r}: cannot read {value!r} "
+                            f"as {types[name]} ({err})"
+                        )
+    except (EOFError, OSError, UnicodeDecodeError) as err:
+        return f"{label}: unreadable after line {line_no}: {err}"
+    return None

