@@ -1,0 +1,125 @@
+"""One month through every target, from a real HTTP server, into a real Postgres and DuckDB."""
+
+import hashlib
+
+import pyarrow.parquet as pq
+
+from taxi_pipeline.colors import COLORS
+
+from .conftest import shared_file
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_month_lands_in_every_target_unchanged_and_typed(taxi_env):
+    mirror = taxi_env.mirror
+    rows = mirror.rows("yellow", "2021-01")
+    assert rows == 22792
+
+    assert taxi_env.materialize("yellow", "2021-01").success
+
+    raw = taxi_env.lake_file("raw", "yellow", "2021-01")
+    assert raw.read_bytes() == mirror.path("yellow", "2021-01").read_bytes()
+    parquet = pq.ParquetFile(taxi_env.lake_file("clean", "yellow", "2021-01"))
+    assert parquet.schema_arrow.equals(COLORS["yellow"].schema)
+    assert parquet.metadata.num_rows == rows
+    assert taxi_env.warehouse_month("yellow", "2021-01") == (rows,)
+    assert taxi_env.pg_month("yellow", "2021-01") == (rows,)
+    # Pickups from the previous month stay with the file they came in (16 in this sample).
+    assert taxi_env.pg_month("yellow", "2021-01", "count(*) FILTER (WHERE tpep_pickup_datetime < '2021-01-01')") == (16,)
+    # Values survive the trip: the first row of the file.
+    first = taxi_env.pg(
+        'SELECT "VendorID", tpep_pickup_datetime::text, trip_distance, store_and_fwd_flag, total_amount '
+        "FROM yellow_taxi_trips ORDER BY tpep_pickup_datetime, tpep_dropoff_datetime LIMIT 1"
+    )[0]
+    assert first[1].startswith("2020-12-31")
+
+
+def test_empty_integer_fields_stay_null_with_integer_types(taxi_env):
+    assert taxi_env.materialize("yellow", "2020-01").success
+
+    parquet = pq.read_table(taxi_env.lake_file("clean", "yellow", "2020-01"))
+    assert parquet.column("passenger_count").null_count == 500
+    assert taxi_env.warehouse_month("yellow", "2020-01", "count(*) - count(passenger_count)") == (500,)
+    assert taxi_env.pg_month("yellow", "2020-01", "count(*) - count(passenger_count)") == (500,)
+    assert taxi_env.pg_month("yellow", "2020-01", "count(*)") == (999,)
+    pg_type = taxi_env.pg(
+        "SELECT data_type FROM information_schema.columns "
+        "WHERE table_name = 'yellow_taxi_trips' AND column_name = 'passenger_count'"
+    )
+    assert pg_type == [("smallint",)]
+    warehouse_type = taxi_env.warehouse(
+        "SELECT data_type FROM information_schema.columns "
+        "WHERE table_name = 'yellow_tripdata' AND column_name = 'passenger_count'"
+    )
+    assert warehouse_type == [("SMALLINT",)]
+
+
+def test_rematerializing_a_month_replaces_exactly_that_month(taxi_env):
+    assert taxi_env.materialize("yellow", "2020-01").success
+    assert taxi_env.materialize("yellow", "2021-01").success
+    sums = "count(*), round(sum(total_amount)::numeric, 2)"
+    first_pg = taxi_env.pg_month("yellow", "2021-01", sums)
+    first_wh = taxi_env.warehouse_month("yellow", "2021-01", "count(*), round(sum(total_amount), 2)")
+
+    for _ in range(2):
+        assert taxi_env.materialize("yellow", "2021-01").success
+
+    assert taxi_env.pg_month("yellow", "2021-01", sums) == first_pg
+    assert first_pg[0] == 22792
+    assert taxi_env.warehouse_month("yellow", "2021-01", "count(*), round(sum(total_amount), 2)") == first_wh
+    assert taxi_env.pg_month("yellow", "2020-01") == (999,)
+    assert taxi_env.warehouse_month("yellow", "2020-01") == (999,)
+    assert taxi_env.pg("SELECT count(*) FROM yellow_taxi_trips") == [(22792 + 999,)]
+
+
+def test_green_and_fhv_months_load_with_their_own_schemas(taxi_env):
+    for color in ("green", "fhv"):
+        assert taxi_env.materialize(color, "2019-01").success
+        rows = taxi_env.mirror.rows(color, "2019-01")
+        assert rows > 0
+        parquet = pq.ParquetFile(taxi_env.lake_file("clean", color, "2019-01"))
+        assert parquet.schema_arrow.equals(COLORS[color].schema)
+        assert taxi_env.warehouse_month(color, "2019-01") == (rows,)
+        assert taxi_env.pg_month(color, "2019-01") == (rows,)
+    # green's ehail_fee is empty for the whole month: a typed column of nulls.
+    assert taxi_env.pg_month("green", "2019-01", "count(ehail_fee)") == (0,)
+
+
+def test_the_real_cut_off_file_fails_naming_file_and_line_and_changes_nothing(taxi_env):
+    assert taxi_env.materialize("yellow", "2021-01").success
+    targets = [taxi_env.lake_file("raw", "yellow", "2021-01"), taxi_env.lake_file("clean", "yellow", "2021-01")]
+    before = [_digest(p) for p in targets]
+
+    cut = shared_file("yellow_tripdata_2021-01.head.csv.gz").read_bytes()
+    taxi_env.mirror.put("yellow", "2021-01", cut)
+    result = taxi_env.materialize("yellow", "2021-01", raise_on_error=False)
+
+    assert not result.success
+    error = taxi_env.failure_text(result)
+    assert "yellow_tripdata_2021-01.csv.gz" in error
+    assert "line 22794" in error
+    assert [_digest(p) for p in targets] == before
+    assert taxi_env.warehouse_month("yellow", "2021-01") == (22792,)
+    assert taxi_env.pg_month("yellow", "2021-01") == (22792,)
+
+
+def test_a_value_that_does_not_fit_names_file_line_and_column(taxi_env):
+    import gzip
+
+    text = gzip.decompress(taxi_env.mirror.path("yellow", "2020-01").read_bytes()).decode()
+    lines = text.split("\r\n")
+    fields = lines[41].split(",")
+    fields[3] = "one"  # passenger_count
+    lines[41] = ",".join(fields)
+    taxi_env.mirror.put("yellow", "2020-01", gzip.compress("\r\n".join(lines).encode()))
+
+    result = taxi_env.materialize("yellow", "2020-01", raise_on_error=False)
+
+    error = taxi_env.failure_text(result)
+    assert "yellow_tripdata_2020-01.csv.gz (partition 2020-01), line 42, column 'passenger_count'" in error
+    assert "'one'" in error
+    assert not taxi_env.lake_file("clean", "yellow", "2020-01").exists()
+    assert taxi_env.pg("SELECT count(*) FROM pg_tables WHERE tablename = 'yellow_taxi_trips'") == [(0,)]
