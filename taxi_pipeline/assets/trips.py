@@ -20,7 +20,7 @@ from taxi_pipeline.assets.scratch import scratch_file
 from taxi_pipeline.cleaning import write_clean_parquet
 from taxi_pipeline.colors import SOURCE_MONTH_COLUMN, TaxiColor
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
-from taxi_pipeline.io_managers.postgres import PICKUP_COLUMN_KEY
+from taxi_pipeline.io_managers.postgres import PICKUP_COLUMN_KEY, SOURCE_FILE_KEY
 from taxi_pipeline.io_managers.warehouse import PARTITION_EXPR_KEY
 from taxi_pipeline.partitions import month_start, monthly_partitions
 from taxi_pipeline.resources.source import TaxiSourceResource
@@ -122,7 +122,7 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
         key_prefix="postgres",
         ins={"clean": AssetIn(key=clean_trips.key)},
         io_manager_key="postgres_io_manager",
-        metadata={PICKUP_COLUMN_KEY: color.pickup_column},
+        metadata={PICKUP_COLUMN_KEY: color.pickup_column, SOURCE_FILE_KEY: color.file_name("{month}")},
         kinds={"postgres"},
         description=f"Postgres table {name}_taxi_trips in ny_taxi, loaded with COPY.",
         **common,

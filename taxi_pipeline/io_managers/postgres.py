@@ -1,18 +1,27 @@
 """Postgres tables loaded with COPY, replacing exactly one month in one transaction.
 
+Why delete + COPY in one transaction rather than native partitions with an atomic swap:
+MVCC already makes the swap atomic (readers see the old month until COMMIT, a killed
+or failed load rolls back to it), it needs no per-month DDL, and the table stays one
+plain table that the course's SQL queries as before. The cost is dead tuples after a
+re-run, which autovacuum reclaims; an index on `source_month` keeps the DELETE cheap.
+
 A partition is identified by the `source_month` lineage column (the file it came in),
-not by pickup time: real files carry pickups from the previous month. In one
-transaction the IO manager deletes that month's rows and COPYs the new ones, so readers
-see the old month or the new one, never a mix, and a failed load leaves the old rows.
-Rows stream as Arrow record batches written as CSV into COPY: no row-by-row Python.
+not by pickup time: real files carry pickups from the previous month. Rows stream as
+Arrow record batches, written as CSV into COPY: no row-by-row Python, no `to_sql`.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import time
+from dataclasses import dataclass
+from datetime import datetime
 
+import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 from psycopg import errors, sql
@@ -23,6 +32,8 @@ from taxi_pipeline.resources.postgres import PostgresResource
 
 PG_SCHEMA = "public"
 PICKUP_COLUMN_KEY = "pickup_column"
+SOURCE_FILE_KEY = "source_file"
+"""Asset metadata: the source file's name template, so load errors can name its line."""
 
 _PG_TYPES = {
     pa.int16(): "smallint",
@@ -40,7 +51,50 @@ def pg_type(type_: pa.DataType) -> str:
 
 
 class PostgresLoadError(Exception):
-    """COPY rejected a row; the message names the table, month, row and column."""
+    """COPY rejected a row; the message names the file, partition, line and column."""
+
+
+@dataclass(frozen=True)
+class LoadStats:
+    loaded: int
+    before: int
+    after: int
+    seconds: float
+
+
+def replace_rows(
+    conn: psycopg.Connection,
+    table: str,
+    reader: pa.RecordBatchReader,
+    month: datetime | None = None,
+    pickup_column: str | None = None,
+    source_label: str | None = None,
+) -> LoadStats:
+    """Replace the rows of `month` (or the whole table when None) with `reader`'s rows.
+
+    `source_label` names the file the rows came from, header on line 1, in order, so a
+    rejected row is reported as that file's line.
+    """
+    target = sql.Identifier(PG_SCHEMA, table)
+    started = time.monotonic()
+    with conn.transaction():
+        # Serialize concurrent first loads of a table: CREATE ... IF NOT EXISTS races.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [table])
+        conn.execute(create_table_sql(target, reader.schema))
+        for column in filter(None, [pickup_column, month and SOURCE_MONTH_COLUMN]):
+            conn.execute(_index_sql(table, target, column))
+    with conn.transaction():
+        if month is not None:
+            where = sql.SQL(" WHERE {} = %s").format(sql.Identifier(SOURCE_MONTH_COLUMN))
+            params = [month]
+        else:
+            conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(target))
+            where, params = sql.SQL(""), []
+        before = _count(conn, target, where, params)
+        conn.execute(sql.SQL("DELETE FROM {}").format(target) + where, params)
+        loaded = _copy(conn, target, reader, source_label or table)
+        after = _count(conn, target, where, params)
+    return LoadStats(loaded, before, after, time.monotonic() - started)
 
 
 class PostgresTableIOManager(ConfigurableIOManager):
@@ -50,41 +104,31 @@ class PostgresTableIOManager(ConfigurableIOManager):
 
     def handle_output(self, context: OutputContext, obj: pa.RecordBatchReader) -> None:
         table = context.asset_key.path[-1]
-        month = context.asset_partition_key if context.has_asset_partitions else None
-        pickup = context.definition_metadata.get(PICKUP_COLUMN_KEY)
-        target = sql.Identifier(PG_SCHEMA, table)
-        started = time.monotonic()
-        context.log.info(f"Loading {table} ({month or 'whole table'}) into {self.postgres.describe()}")
+        partition = context.asset_partition_key if context.has_asset_partitions else None
+        metadata = context.definition_metadata
+        label = metadata.get(SOURCE_FILE_KEY, table).format(month=partition)
+        if partition:
+            label += f" (partition {partition})"
+        context.log.info(f"Loading {label} into {table} in {self.postgres.describe()}")
         with self.postgres.connect() as conn:
-            with conn.transaction():
-                # Serialize concurrent first loads of a table: CREATE IF NOT EXISTS races.
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [table])
-                conn.execute(create_table_sql(target, obj.schema))
-                if pickup:
-                    conn.execute(_index_sql(table, target, pickup))
-                if month:
-                    conn.execute(_index_sql(table, target, SOURCE_MONTH_COLUMN))
-            with conn.transaction():
-                if month:
-                    where = sql.SQL("WHERE {} = %s").format(sql.Identifier(SOURCE_MONTH_COLUMN))
-                    params = [month_start(month)]
-                else:
-                    conn.execute(sql.SQL("LOCK TABLE {}").format(target))
-                    where, params = sql.SQL(""), []
-                before = _count(conn, target, where, params)
-                conn.execute(sql.SQL("DELETE FROM {} ").format(target) + where, params)
-                loaded = _copy(conn, target, obj, table, month)
-                after = _count(conn, target, where, params)
-        seconds = time.monotonic() - started
-        context.log.info(f"{table} {month or ''}: {loaded} rows in {seconds:.1f} s")
+            stats = replace_rows(
+                conn,
+                table,
+                obj,
+                month=month_start(partition) if partition else None,
+                pickup_column=metadata.get(PICKUP_COLUMN_KEY),
+                source_label=label,
+            )
+        rate = round(stats.loaded / stats.seconds) if stats.seconds else stats.loaded
+        context.log.info(f"{table}: {stats.loaded} rows in {stats.seconds:.1f} s ({rate} rows/s)")
         context.add_output_metadata(
             {
                 "table": f"{PG_SCHEMA}.{table}",
-                "rows_loaded": loaded,
-                "rows_before": before,
-                "rows_after": after,
-                "seconds": round(seconds, 3),
-                "rows_per_second": round(loaded / seconds) if seconds else loaded,
+                "rows_loaded": stats.loaded,
+                "rows_before": stats.before,
+                "rows_after": stats.after,
+                "seconds": round(stats.seconds, 3),
+                "rows_per_second": rate,
             }
         )
 
@@ -111,10 +155,10 @@ def _index_sql(table: str, target: sql.Identifier, column: str) -> sql.Composed:
 
 
 def _count(conn, target, where, params) -> int:
-    return conn.execute(sql.SQL("SELECT count(*) FROM {} ").format(target) + where, params).fetchone()[0]
+    return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(target) + where, params).fetchone()[0]
 
 
-def _copy(conn, target, reader: pa.RecordBatchReader, table: str, month: str | None) -> int:
+def _copy(conn, target, reader: pa.RecordBatchReader, label: str) -> int:
     columns = sql.SQL(", ").join(sql.Identifier(f.name) for f in reader.schema)
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(target, columns)
     options = pacsv.WriteOptions(include_header=False)
@@ -122,14 +166,38 @@ def _copy(conn, target, reader: pa.RecordBatchReader, table: str, month: str | N
     try:
         with conn.cursor().copy(statement) as copy:
             for batch in reader:
+                _reject_nul_bytes(batch, loaded, label)
                 buffer = io.BytesIO()
                 pacsv.write_csv(batch, buffer, options)
                 copy.write(buffer.getbuffer())
                 loaded += batch.num_rows
     except errors.DataError as err:
-        where = f"{table}, month {month}" if month else table
-        raise PostgresLoadError(
-            f"COPY into {where} failed: {err.diag.message_primary} ({err.diag.context}); "
-            "the table keeps its previous rows."
-        ) from None
+        raise PostgresLoadError(_describe_copy_error(err, label)) from None
     return loaded
+
+
+def _reject_nul_bytes(batch: pa.RecordBatch, offset: int, label: str) -> None:
+    """Postgres text cannot hold NUL; name the row and column instead of COPY's bare line."""
+    for field, column in zip(batch.schema, batch.columns):
+        if not pa.types.is_string(field.type):
+            continue
+        has_nul = pc.match_substring(column, "\x00")
+        if pc.any(has_nul).as_py():
+            row = offset + pc.index(has_nul, True).as_py()
+            raise PostgresLoadError(
+                f"{label}, line {row + 2}, column {field.name!r}: Postgres text cannot contain "
+                "NUL (0x00) bytes. The table keeps its previous rows."
+            )
+
+
+def _describe_copy_error(err: errors.DataError, label: str) -> str:
+    """COPY's "line N" is row N of the stream: line N + 1 of a file with a header."""
+    context = err.diag.context or ""
+    where = label
+    line = re.search(r"line (\d+)", context)
+    if line:
+        where += f", line {int(line.group(1)) + 1}"
+    column = re.search(r"column (\w+)", context)
+    if column:
+        where += f", column {column.group(1)!r}"
+    return f"{where}: Postgres rejected the value: {err.diag.message_primary}. The table keeps its previous rows."
