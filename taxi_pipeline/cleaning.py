@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -60,14 +61,17 @@ def map_header(header: list[str], color: TaxiColor, label: str) -> dict[str, str
     return {c.name: by_lower.get(c.name.lower()) for c in color.columns}
 
 
-def write_clean_parquet(
-    src: Path, dest: Path, color: TaxiColor, source_month: datetime, label: str
-) -> CleanResult:
-    """Stream `src` into a parquet file at `dest` with exactly `color.schema`."""
+def canonical_batches(
+    src: Path, color: TaxiColor, source_month: datetime, label: str, result: CleanResult
+) -> Iterator[pa.RecordBatch]:
+    """Yield `src`'s rows as batches with exactly `color.schema`, filling `result`.
+
+    Raises BadTripFile naming the file, line and column on the first bad value.
+    """
     header = read_header(src, label)
     mapping = map_header(header, color, label)
     types = {mapping[c.name]: c.type for c in color.columns if mapping[c.name]}
-    result = CleanResult(null_counts={c.name: 0 for c in color.columns})
+    result.null_counts = {c.name: 0 for c in color.columns}
     month_value = pa.scalar(source_month, TIMESTAMP)
     try:
         reader = pacsv.open_csv(
@@ -80,20 +84,37 @@ def write_clean_parquet(
                 quoted_strings_can_be_null=False,
             ),
         )
-        with pq.ParquetWriter(dest, color.schema, compression=PARQUET_COMPRESSION) as writer:
-            for batch in reader:
-                n = batch.num_rows
-                arrays = [
-                    batch.column(mapping[c.name]) if mapping[c.name] else pa.nulls(n, c.type)
-                    for c in color.columns
-                ]
-                arrays.append(pa.repeat(month_value, n))
-                writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=color.schema))
-                _collect(result, batch, color, mapping)
+        for batch in reader:
+            n = batch.num_rows
+            arrays = [
+                batch.column(mapping[c.name]) if mapping[c.name] else pa.nulls(n, c.type)
+                for c in color.columns
+            ]
+            arrays.append(pa.repeat(month_value, n))
+            _collect(result, batch, color, mapping)
+            yield pa.RecordBatch.from_arrays(arrays, schema=color.schema)
     except pa.ArrowInvalid as err:
         raise BadTripFile(locate_bad_value(src, header, types, label) or f"{label}: {err}") from None
     if result.rows == 0:
         raise BadTripFile(f"{label}: the file has a header but no rows.")
+
+
+def write_clean_parquet(
+    src: Path, dest: Path, color: TaxiColor, source_month: datetime, label: str
+) -> CleanResult:
+    """Stream `src` into a parquet file at `dest` with exactly `color.schema`."""
+    result = CleanResult()
+    with pq.ParquetWriter(dest, color.schema, compression=PARQUET_COMPRESSION) as writer:
+        for batch in canonical_batches(src, color, source_month, label, result):
+            writer.write_batch(batch)
+    return result
+
+
+def validate_trip_file(src: Path, color: TaxiColor, source_month: datetime, label: str) -> CleanResult:
+    """Read `src` as the clean step will, writing nothing: bad input fails before the lake."""
+    result = CleanResult()
+    for _ in canonical_batches(src, color, source_month, label, result):
+        pass
     return result
 
 

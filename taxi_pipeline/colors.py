@@ -41,6 +41,10 @@ class TaxiColor:
         """`month` is a partition key, `YYYY-MM`."""
         return f"{self.name}_tripdata_{month}.csv.gz"
 
+    def file_label(self, month: str) -> str:
+        """How errors and logs name a month's file."""
+        return f"{self.file_name(month)} (partition {month})"
+
     @property
     def schema(self) -> pa.Schema:
         """The canonical Arrow schema of the clean parquet and every target table."""

@@ -17,7 +17,7 @@ from dagster import (
 )
 
 from taxi_pipeline.assets.scratch import scratch_file
-from taxi_pipeline.cleaning import write_clean_parquet
+from taxi_pipeline.cleaning import validate_trip_file, write_clean_parquet
 from taxi_pipeline.colors import SOURCE_MONTH_COLUMN, TaxiColor
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
 from taxi_pipeline.io_managers.postgres import PICKUP_COLUMN_KEY, SOURCE_FILE_KEY
@@ -64,13 +64,16 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
     )
     def raw_trips(context: AssetExecutionContext, source: TaxiSourceResource) -> Output[Path]:
         month = context.partition_key
+        label = color.file_label(month)
         with scratch_file(".csv.gz") as staging:
             download = source.download(f"{name}/{color.file_name(month)}", staging)
+            # Only a file the clean step can read lands in the lake: bad input writes nothing.
+            checked = validate_trip_file(staging, color, month_start(month), label)
         return Output(
             staging,
             metadata={
                 "url": MetadataValue.url(download.url),
-                "rows": download.lines - 1,
+                "rows": checked.rows,
                 "download_seconds": round(download.seconds, 3),
             },
         )
@@ -87,7 +90,7 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
     )
     def clean_trips(context: AssetExecutionContext, raw: Path) -> Output[Path]:
         month = context.partition_key
-        label = f"{color.file_name(month)} (partition {month})"
+        label = color.file_label(month)
         with scratch_file(".parquet") as staging:
             result = write_clean_parquet(raw, staging, color, month_start(month), label)
             stored_nulls = _stored_null_counts(staging)
