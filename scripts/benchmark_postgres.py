@@ -37,9 +37,8 @@ def generate_month(rows: int, dest: Path) -> None:
     """Resample the real rows (seeded) into a month-sized csv.gz, as the release ships it.
 
     The month is a run of sample-sized blocks, each a random draw of the sample's rows
-    kept in the sample's order: release files run roughly in pickup order, which is what
-    the pickup index sees on a real load (a fully shuffled month made the project's
-    COPY 1.7x slower here, 8.3 s instead of ~5 s; `to_sql` builds no index).
+    kept in the sample's order: release files run roughly in pickup order, and that
+    order is what the pickup index sees on a real load (`to_sql` builds no index).
     """
     import numpy as np
     import pyarrow as pa
