@@ -41,6 +41,21 @@ class TaxiColor:
         """`month` is a partition key, `YYYY-MM`."""
         return f"{self.name}_tripdata_{month}.csv.gz"
 
+    def raw_path(self, month: str) -> str:
+        """Where the release file sits in the lake (`month` may be the template `{month}`)."""
+        return f"raw/{self.name}/{self.file_name(month)}"
+
+    def clean_path(self, month: str) -> str:
+        return f"clean/{self.name}/{self.name}_tripdata_{month}.parquet"
+
+    @property
+    def warehouse_table(self) -> str:
+        return f"{self.name}_tripdata"
+
+    @property
+    def postgres_table(self) -> str:
+        return f"{self.name}_taxi_trips"
+
     def file_label(self, month: str) -> str:
         """How errors and logs name a month's file."""
         return f"{self.file_name(month)} (partition {month})"

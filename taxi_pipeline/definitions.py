@@ -1,10 +1,11 @@
-"""Assembles the code location: assets, jobs and the environment's resources."""
+"""Assembles the code location: assets, checks, jobs and the environment's resources."""
 
 from __future__ import annotations
 
 from dagster import Definitions
 
 from taxi_pipeline.assets import all_assets
+from taxi_pipeline.checks import all_checks
 from taxi_pipeline.jobs import all_jobs
 from taxi_pipeline.resources.environments import resources_for_environment
 
@@ -12,6 +13,7 @@ from taxi_pipeline.resources.environments import resources_for_environment
 def build_definitions(environment: str | None = None) -> Definitions:
     return Definitions(
         assets=all_assets,
+        asset_checks=all_checks,
         jobs=all_jobs,
         resources=resources_for_environment(environment),
     )

@@ -16,6 +16,7 @@ import pytest
 from dagster import AssetSelection, ExecuteInProcessResult, materialize
 
 from taxi_pipeline.assets import all_assets
+from taxi_pipeline.checks import all_checks
 from taxi_pipeline.colors import COLORS, SOURCE_MONTH_COLUMN
 from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA
 from taxi_pipeline.partitions import month_start
@@ -93,12 +94,16 @@ class TaxiEnv:
 
     def materialize(self, group: str, month: str | None = None, **kwargs) -> ExecuteInProcessResult:
         return materialize(
-            all_assets,
+            [*all_assets, *all_checks],
             selection=AssetSelection.groups(group),
             partition_key=month,
             resources=self.resources,
             **kwargs,
         )
+
+    def checks(self, result: ExecuteInProcessResult) -> dict:
+        """Check name -> its evaluation, for the checks that ran."""
+        return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
     def failure_text(self, result: ExecuteInProcessResult) -> str:
         failures = [e for e in result.all_events if e.is_step_failure]

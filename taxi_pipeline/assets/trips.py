@@ -1,6 +1,7 @@
 """One factory builds every color's four assets: raw csv.gz → clean parquet → warehouse → Postgres."""
 
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import pyarrow as pa
@@ -8,6 +9,7 @@ import pyarrow.parquet as pq
 from dagster import (
     AssetExecutionContext,
     AssetIn,
+    AssetKey,
     AssetsDefinition,
     MetadataValue,
     Output,
@@ -49,15 +51,31 @@ def stream_parquet(path: Path) -> pa.RecordBatchReader:
     return pa.RecordBatchReader.from_batches(parquet.schema_arrow, parquet.iter_batches())
 
 
+class TripAssetKeys(NamedTuple):
+    raw: AssetKey
+    clean: AssetKey
+    warehouse: AssetKey
+    postgres: AssetKey
+
+
+def trip_asset_keys(color: TaxiColor) -> TripAssetKeys:
+    return TripAssetKeys(
+        raw=AssetKey(["lake", f"raw_{color.name}_trips"]),
+        clean=AssetKey(["lake", f"clean_{color.name}_trips"]),
+        warehouse=AssetKey(["warehouse", color.warehouse_table]),
+        postgres=AssetKey(["postgres", color.postgres_table]),
+    )
+
+
 def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
     name = color.name
+    keys = trip_asset_keys(color)
     common = dict(group_name=name, partitions_def=monthly_partitions)
 
     @asset(
-        name=f"raw_{name}_trips",
-        key_prefix="lake",
+        key=keys.raw,
         io_manager_key="lake_io_manager",
-        metadata={LAKE_PATH_KEY: f"raw/{name}/{name}_tripdata_{{month}}.csv.gz"},
+        metadata={LAKE_PATH_KEY: color.raw_path("{month}")},
         kinds={"csv"},
         description=f"The month's {name} release file, byte for byte, in the lake's raw zone.",
         **common,
@@ -79,11 +97,10 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
         )
 
     @asset(
-        name=f"clean_{name}_trips",
-        key_prefix="lake",
-        ins={"raw": AssetIn(key=raw_trips.key)},
+        key=keys.clean,
+        ins={"raw": AssetIn(key=keys.raw)},
         io_manager_key="lake_io_manager",
-        metadata={LAKE_PATH_KEY: f"clean/{name}/{name}_tripdata_{{month}}.parquet"},
+        metadata={LAKE_PATH_KEY: color.clean_path("{month}")},
         kinds={"parquet"},
         description=f"The month cast to the canonical {name} schema, as zstd parquet.",
         **common,
@@ -108,9 +125,8 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
         return Output(staging, metadata=metadata)
 
     @asset(
-        name=f"{name}_tripdata",
-        key_prefix="warehouse",
-        ins={"clean": AssetIn(key=clean_trips.key)},
+        key=keys.warehouse,
+        ins={"clean": AssetIn(key=keys.clean)},
         io_manager_key="warehouse_io_manager",
         metadata={PARTITION_EXPR_KEY: SOURCE_MONTH_COLUMN},
         kinds={"duckdb"},
@@ -121,9 +137,8 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
         return read_trips_frame(clean)
 
     @asset(
-        name=f"{name}_taxi_trips",
-        key_prefix="postgres",
-        ins={"clean": AssetIn(key=clean_trips.key)},
+        key=keys.postgres,
+        ins={"clean": AssetIn(key=keys.clean)},
         io_manager_key="postgres_io_manager",
         metadata={PICKUP_COLUMN_KEY: color.pickup_column, SOURCE_FILE_KEY: color.file_name("{month}")},
         kinds={"postgres"},

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster import EnvVar
+from dagster_duckdb import DuckDBResource
 
 from taxi_pipeline.io_managers.lake import LocalLakeIOManager
 from taxi_pipeline.io_managers.postgres import PostgresTableIOManager
@@ -54,6 +55,7 @@ def local_resources() -> dict[str, Any]:
         "warehouse_io_manager": WarehouseIOManager(
             database=str(root / "warehouse.duckdb"), schema=WAREHOUSE_SCHEMA
         ),
+        "warehouse": DuckDBResource(database=str(root / "warehouse.duckdb")),
         "postgres": postgres,
         "postgres_io_manager": PostgresTableIOManager(postgres=postgres),
     }

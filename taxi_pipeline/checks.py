@@ -1,0 +1,139 @@
+"""Asset checks per color, run with each materialization and shown in the UI.
+
+ERROR checks on the clean parquet are blocking: a month that fails them never reaches
+the warehouse or Postgres. WARN checks flag what real months do contain (pickups from
+the previous month, refunds as negative totals) when there is more of it than usual.
+"""
+
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetChecksDefinition,
+    AssetIn,
+    asset_check,
+)
+from dagster_duckdb import DuckDBResource
+
+from taxi_pipeline.assets.trips import trip_asset_keys
+from taxi_pipeline.colors import COLORS, TaxiColor
+from taxi_pipeline.partitions import monthly_partitions
+from taxi_pipeline.resources.postgres import PostgresResource
+from taxi_pipeline.targets import (
+    counts_agree,
+    csv_gz_rows,
+    parquet_rows,
+    postgres_month_rows,
+    warehouse_month_rows,
+)
+
+PICKUPS_OUTSIDE_MONTH_WARN_SHARE = 0.01
+"""Real files hold a few pickups from the previous month (0.07% of yellow 2021-01's head)."""
+
+NEGATIVE_TOTAL_WARN_SHARE = 0.02
+"""Refunds and disputes show as negative totals (0.9% of yellow 2021-01's head)."""
+
+TOTAL_AMOUNT = "total_amount"
+
+
+def _month_bounds(partition_key: str):
+    window = monthly_partitions.time_window_for_partition_key(partition_key)
+    return window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
+
+
+def build_trip_checks(color: TaxiColor) -> list[AssetChecksDefinition]:
+    keys = trip_asset_keys(color)
+    checks = []
+
+    @asset_check(asset=keys.clean, name="schema_is_canonical", blocking=True,
+                 partitions_def=monthly_partitions)
+    def schema_is_canonical(clean: Path) -> AssetCheckResult:
+        """The stored parquet has exactly the color's canonical schema."""
+        stored = pq.read_schema(clean).remove_metadata()
+        differences = [
+            f"{field.name}: {field.type}" for field in stored if field not in color.schema
+        ] + [f"missing {field.name}" for field in color.schema if field.name not in stored.names]
+        return AssetCheckResult(
+            passed=stored.equals(color.schema),
+            metadata={"differences": ", ".join(differences) or "none"},
+        )
+
+    @asset_check(asset=keys.clean, name="pickup_never_null", blocking=True,
+                 partitions_def=monthly_partitions)
+    def pickup_never_null(clean: Path) -> AssetCheckResult:
+        """Every trip has a pickup time."""
+        nulls = pq.read_table(clean, columns=[color.pickup_column]).column(0).null_count
+        return AssetCheckResult(passed=nulls == 0, metadata={"null_pickups": nulls})
+
+    @asset_check(asset=keys.clean, name="pickups_in_month", partitions_def=monthly_partitions)
+    def pickups_in_month(context: AssetCheckExecutionContext, clean: Path) -> AssetCheckResult:
+        """Warns when more than 1% of pickups fall outside the file's month."""
+        start, end = _month_bounds(context.partition_key)
+        pickups = pq.read_table(clean, columns=[color.pickup_column]).column(0)
+        outside = pc.sum(pc.or_(pc.less(pickups, start), pc.greater_equal(pickups, end))).as_py() or 0
+        share = outside / len(pickups) if len(pickups) else 0.0
+        return AssetCheckResult(
+            passed=share <= PICKUPS_OUTSIDE_MONTH_WARN_SHARE,
+            severity=AssetCheckSeverity.WARN,
+            metadata={"pickups_outside_month": outside, "share": round(share, 6),
+                      "threshold": PICKUPS_OUTSIDE_MONTH_WARN_SHARE},
+        )
+
+    checks += [schema_is_canonical, pickup_never_null, pickups_in_month]
+
+    if TOTAL_AMOUNT in color.schema.names:
+
+        @asset_check(asset=keys.clean, name="negative_total_amount",
+                     partitions_def=monthly_partitions)
+        def negative_total_amount(clean: Path) -> AssetCheckResult:
+            """Warns when more than 2% of trips have a negative total_amount."""
+            totals = pq.read_table(clean, columns=[TOTAL_AMOUNT]).column(0)
+            negative = pc.sum(pc.less(totals, 0)).as_py() or 0
+            share = negative / len(totals) if len(totals) else 0.0
+            return AssetCheckResult(
+                passed=share <= NEGATIVE_TOTAL_WARN_SHARE,
+                severity=AssetCheckSeverity.WARN,
+                metadata={"negative_total_amount": negative, "share": round(share, 6),
+                          "threshold": NEGATIVE_TOTAL_WARN_SHARE},
+            )
+
+        checks.append(negative_total_amount)
+
+    @asset_check(
+        asset=keys.postgres,
+        name="rows_reconcile",
+        additional_ins={"raw": AssetIn(keys.raw), "clean": AssetIn(keys.clean)},
+        additional_deps=[keys.warehouse],
+        partitions_def=monthly_partitions,
+    )
+    def rows_reconcile(
+        context: AssetCheckExecutionContext,
+        raw: Path,
+        clean: Path,
+        warehouse: DuckDBResource,
+        postgres: PostgresResource,
+    ) -> AssetCheckResult:
+        """Rows in the raw file = the parquet = the warehouse's month = Postgres' month."""
+        month = context.partition_key
+        with warehouse.get_connection() as conn:
+            warehouse_rows = warehouse_month_rows(conn, color.warehouse_table, month)
+        counts = {
+            "raw csv.gz": csv_gz_rows(raw),
+            "clean parquet": parquet_rows(clean),
+            "warehouse": warehouse_rows,
+            "postgres": postgres_month_rows(postgres, color.postgres_table, month),
+        }
+        return AssetCheckResult(
+            passed=counts_agree(counts),
+            metadata={f"rows {target}": -1 if n is None else n for target, n in counts.items()},
+        )
+
+    checks.append(rows_reconcile)
+    return checks
+
+
+all_checks = [check for color in COLORS.values() for check in build_trip_checks(color)]

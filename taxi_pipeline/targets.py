@@ -1,0 +1,76 @@
+"""Counting a month's rows in each target: the lake's two zones, the warehouse, Postgres.
+
+Shared by the reconciliation asset check and the `report` command, so both count the
+same way, from the targets themselves rather than from recorded metadata.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+from psycopg import errors, sql
+
+from taxi_pipeline.colors import COLORS, SOURCE_MONTH_COLUMN
+from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA
+from taxi_pipeline.partitions import month_start
+from taxi_pipeline.resources.postgres import PostgresResource
+
+TARGETS = ("raw csv.gz", "clean parquet", "warehouse", "postgres")
+
+
+def csv_gz_rows(path: Path) -> int:
+    """Data rows of a csv.gz with a header line."""
+    with gzip.open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - 1
+
+
+def parquet_rows(path: Path) -> int:
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def warehouse_month_rows(conn: duckdb.DuckDBPyConnection, table: str, month: str) -> int | None:
+    try:
+        return conn.execute(
+            f"SELECT count(*) FROM {WAREHOUSE_SCHEMA}.{table} WHERE {SOURCE_MONTH_COLUMN} = ?",
+            [month_start(month)],
+        ).fetchone()[0]
+    except duckdb.CatalogException:
+        return None
+
+
+def postgres_month_rows(postgres: PostgresResource, table: str, month: str) -> int | None:
+    query = sql.SQL("SELECT count(*) FROM {} WHERE {} = %s").format(
+        sql.Identifier(table), sql.Identifier(SOURCE_MONTH_COLUMN)
+    )
+    with postgres.connect() as conn:
+        try:
+            return conn.execute(query, [month_start(month)]).fetchone()[0]
+        except errors.UndefinedTable:
+            return None
+
+
+def month_counts(
+    color: str, month: str, lake_root: Path, warehouse_db: Path, postgres: PostgresResource
+) -> dict[str, int | None]:
+    """Rows of one color's month per target; None where the target does not hold it."""
+    spec = COLORS[color]
+    raw, clean = lake_root / spec.raw_path(month), lake_root / spec.clean_path(month)
+    counts: dict[str, int | None] = {
+        "raw csv.gz": csv_gz_rows(raw) if raw.exists() else None,
+        "clean parquet": parquet_rows(clean) if clean.exists() else None,
+        "warehouse": None,
+    }
+    if warehouse_db.exists():
+        with duckdb.connect(str(warehouse_db), read_only=True) as conn:
+            counts["warehouse"] = warehouse_month_rows(conn, spec.warehouse_table, month)
+    counts["postgres"] = postgres_month_rows(postgres, spec.postgres_table, month)
+    return counts
+
+
+def counts_agree(counts: dict[str, int | None]) -> bool:
+    """Every target holds the month, with the same number of rows, and not zero."""
+    values = set(counts.values())
+    return None not in values and len(values) == 1 and 0 not in values
