@@ -95,7 +95,12 @@ _TIP = _amount("tip_amount", "Card tips, USD (cash tips are not recorded)")
 _TOLLS = _amount("tolls_amount", "Tolls paid, USD")
 _IMPROVEMENT = _amount("improvement_surcharge", "Improvement surcharge, USD")
 _TOTAL = _amount("total_amount", "Total charged to passengers (excluding cash tips), USD")
-_CONGESTION = _amount("congestion_surcharge", "NYS congestion surcharge, USD")
+_CONGESTION = Column(
+    "congestion_surcharge",
+    pa.float64(),
+    "NYS congestion surcharge, USD (charged from 2019-02; a file without it loads as nulls)",
+    required=False,
+)
 
 
 def _pickup(name: str) -> Column:

@@ -123,3 +123,20 @@ def test_a_value_that_does_not_fit_names_file_line_and_column(taxi_env):
     assert "'one'" in error
     assert not taxi_env.lake_file("clean", "yellow", "2020-01").exists()
     assert taxi_env.pg("SELECT count(*) FROM pg_tables WHERE tablename = 'yellow_taxi_trips'") == [(0,)]
+
+
+def test_the_clean_month_describes_itself_in_metadata(taxi_env):
+    result = taxi_env.materialize("yellow", "2020-01")
+
+    [clean] = [
+        e.materialization for e in result.get_asset_materialization_events()
+        if e.asset_key.path[-1] == "clean_yellow_trips"
+    ]
+    meta = {k: v.value for k, v in clean.metadata.items()}
+    assert meta["rows"] == 999
+    assert meta["bytes"] == taxi_env.lake_file("clean", "yellow", "2020-01").stat().st_size
+    assert (meta["passenger_count_missing_before"], meta["passenger_count_missing_after"]) == (500, 500)
+    assert meta["min_pickup"] == "2019-12-18 15:27:49"
+    assert meta["max_pickup"].startswith("2020-01-31")
+    assert [c.name for c in meta["dagster/column_schema"].columns] == COLORS["yellow"].schema.names
+    assert meta["preview"].splitlines()[0].startswith("|   VendorID |")

@@ -38,8 +38,25 @@ PANDAS_TYPES = {
 """Nullable pandas types: an empty integer stays null instead of turning the column float."""
 
 
-def table_schema(schema: pa.Schema) -> TableSchema:
-    return TableSchema(columns=[TableColumn(f.name, str(f.type)) for f in schema])
+def table_schema(schema: pa.Schema, descriptions: dict[str, str] | None = None) -> TableSchema:
+    descriptions = descriptions or {}
+    return TableSchema(
+        columns=[
+            TableColumn(f.name, str(f.type), description=descriptions.get(f.name))
+            for f in schema
+        ]
+    )
+
+
+def color_table_schema(color: TaxiColor) -> TableSchema:
+    descriptions = {c.name: c.description for c in color.columns}
+    descriptions[SOURCE_MONTH_COLUMN] = "First instant of the month of the file the row came in"
+    return table_schema(color.schema, descriptions)
+
+
+def preview_markdown(path: Path, rows: int = 5) -> MetadataValue:
+    head = pq.ParquetFile(path).read_row_group(0).slice(0, rows)
+    return MetadataValue.md(head.to_pandas().to_markdown(index=False))
 
 
 def read_trips_frame(path: Path) -> pd.DataFrame:
@@ -115,7 +132,8 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
             "rows": result.rows,
             "min_pickup": str(result.min_pickup),
             "max_pickup": str(result.max_pickup),
-            "dagster/column_schema": table_schema(color.schema),
+            "dagster/column_schema": color_table_schema(color),
+            "preview": preview_markdown(staging),
         }
         if PASSENGER_COUNT in result.null_counts:
             # The seeds printed these before/after filling with 0; we keep nulls honest.
@@ -128,7 +146,10 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
         key=keys.warehouse,
         ins={"clean": AssetIn(key=keys.clean)},
         io_manager_key="warehouse_io_manager",
-        metadata={PARTITION_EXPR_KEY: SOURCE_MONTH_COLUMN},
+        metadata={
+            PARTITION_EXPR_KEY: SOURCE_MONTH_COLUMN,
+            "dagster/column_schema": color_table_schema(color),
+        },
         kinds={"duckdb"},
         description=f"Warehouse table {name}_tripdata; a month is replaced by its source_month.",
         **common,
@@ -140,7 +161,11 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
         key=keys.postgres,
         ins={"clean": AssetIn(key=keys.clean)},
         io_manager_key="postgres_io_manager",
-        metadata={PICKUP_COLUMN_KEY: color.pickup_column, SOURCE_FILE_KEY: color.file_name("{month}")},
+        metadata={
+            PICKUP_COLUMN_KEY: color.pickup_column,
+            SOURCE_FILE_KEY: color.file_name("{month}"),
+            "dagster/column_schema": color_table_schema(color),
+        },
         kinds={"postgres"},
         description=f"Postgres table {name}_taxi_trips in ny_taxi, loaded with COPY.",
         **common,

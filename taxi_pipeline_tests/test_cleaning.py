@@ -1,0 +1,112 @@
+"""The clean step's contract: any well-formed month comes out with exactly the canonical
+schema and the same values; a missing optional column becomes nulls."""
+
+import csv
+import gzip
+import io
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from taxi_pipeline.assets.trips import trip_asset_keys
+from taxi_pipeline.cleaning import write_clean_parquet
+from taxi_pipeline.colors import COLORS, SOURCE_MONTH_COLUMN, TaxiColor
+from taxi_pipeline.partitions import month_start
+
+
+def _values(type_: pa.DataType, name: str, color: TaxiColor):
+    if pa.types.is_timestamp(type_):
+        times = st.datetimes(datetime(2018, 12, 1), datetime(2021, 8, 31)).map(
+            lambda d: d.replace(microsecond=0)
+        )
+        return times if name == color.pickup_column else st.none() | times
+    if pa.types.is_integer(type_):
+        bits = type_.bit_width
+        return st.none() | st.integers(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    if pa.types.is_floating(type_):
+        return st.none() | st.floats(allow_nan=False, allow_infinity=False)
+    return st.none() | st.text(alphabet="ABNY0123456789 -/", min_size=1, max_size=8)
+
+
+def months(color: TaxiColor):
+    """A month's rows as Python values, in canonical column order (without source_month)."""
+    row = st.tuples(*(_values(c.type, c.name, color) for c in color.columns))
+    return st.lists(row, min_size=1, max_size=40)
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def csv_gz(color: TaxiColor, rows, line_end: str = "\n") -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator=line_end)
+    writer.writerow([c.name for c in color.columns])
+    writer.writerows([[_text(v) for v in row] for row in rows])
+    return gzip.compress(out.getvalue().encode())
+
+
+def expected_table(color: TaxiColor, rows, month: str) -> pa.Table:
+    columns = list(zip(*rows))
+    arrays = [pa.array(list(values), c.type) for c, values in zip(color.columns, columns)]
+    arrays.append(pa.array([month_start(month)] * len(rows), pa.timestamp("us")))
+    return pa.Table.from_arrays(arrays, schema=color.schema)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_well_formed_month_cleans_to_the_canonical_schema_and_values(tmp_path, data):
+    color = COLORS[data.draw(st.sampled_from(sorted(COLORS)))]
+    rows = data.draw(months(color))
+    line_end = data.draw(st.sampled_from(["\n", "\r\n"]))
+    src = tmp_path / color.file_name("2020-03")
+    src.write_bytes(csv_gz(color, rows, line_end))
+    dest = tmp_path / "clean.parquet"
+
+    result = write_clean_parquet(src, dest, color, month_start("2020-03"), src.name)
+
+    table = pq.read_table(dest)
+    assert table.schema.equals(color.schema)
+    assert result.rows == len(rows)
+    assert table.equals(expected_table(color, rows, "2020-03"))
+
+
+def test_a_missing_optional_column_becomes_nulls(tmp_path):
+    color = COLORS["yellow"]
+    header, row = (
+        "VendorID,tpep_pickup_datetime,tpep_dropoff_datetime,passenger_count,trip_distance,"
+        "RatecodeID,store_and_fwd_flag,PULocationID,DOLocationID,payment_type,fare_amount,extra,"
+        "mta_tax,tip_amount,tolls_amount,improvement_surcharge,total_amount",
+        "1,2019-01-01 00:46:40,2019-01-01 00:53:20,1,1.50,1,N,151,239,1,7,0.5,0.5,1.65,0,0.3,9.95",
+    )
+    src = tmp_path / "yellow_tripdata_2019-01.csv.gz"
+    src.write_bytes(gzip.compress(f"{header}\n{row}\n".encode()))
+
+    write_clean_parquet(src, tmp_path / "c.parquet", color, month_start("2019-01"), src.name)
+
+    table = pq.read_table(tmp_path / "c.parquet")
+    assert table.schema.equals(color.schema)
+    assert table.column("congestion_surcharge").to_pylist() == [None]
+    assert table.column(SOURCE_MONTH_COLUMN).to_pylist() == [datetime(2019, 1, 1)]
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=months(COLORS["yellow"]))
+def test_any_well_formed_month_loads_everywhere_and_reconciles(taxi_env, rows):
+    taxi_env.mirror.put("yellow", "2020-02", csv_gz(COLORS["yellow"], rows, "\r\n"))
+
+    result = taxi_env.materialize("yellow", "2020-02")
+
+    checks = taxi_env.checks(result)
+    assert checks["rows_reconcile"].passed and checks["schema_is_canonical"].passed
+    assert taxi_env.pg_month("yellow", "2020-02") == (len(rows),)
+    assert taxi_env.warehouse_month("yellow", "2020-02") == (len(rows),)
+    keys = trip_asset_keys(COLORS["yellow"])
+    assert {m.asset_key for m in result.get_asset_materialization_events()} == set(keys)
