@@ -19,18 +19,17 @@ from dagster import (
     AssetIn,
     asset_check,
 )
-from dagster_duckdb import DuckDBResource
 
 from taxi_pipeline.assets.trips import trip_asset_keys
 from taxi_pipeline.colors import COLORS, TaxiColor
 from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.resources.postgres import PostgresResource
+from taxi_pipeline.resources.warehouse import WarehouseResource
 from taxi_pipeline.targets import (
     counts_agree,
     csv_gz_rows,
     parquet_rows,
     postgres_month_rows,
-    warehouse_month_rows,
 )
 
 # Partitioned asset checks are a preview feature in Dagster 1.13; we rely on them so each
@@ -120,17 +119,15 @@ def build_trip_checks(color: TaxiColor) -> list[AssetChecksDefinition]:
         context: AssetCheckExecutionContext,
         raw: Path,
         clean: Path,
-        warehouse: DuckDBResource,
+        warehouse: WarehouseResource,
         postgres: PostgresResource,
     ) -> AssetCheckResult:
         """Rows in the raw file = the parquet = the warehouse's month = Postgres' month."""
         month = context.partition_key
-        with warehouse.get_connection() as conn:
-            warehouse_rows = warehouse_month_rows(conn, color.warehouse_table, month)
         counts = {
             "raw csv.gz": csv_gz_rows(raw),
             "clean parquet": parquet_rows(clean),
-            "warehouse": warehouse_rows,
+            "warehouse": warehouse.month_rows(color.warehouse_table, month),
             "postgres": postgres_month_rows(postgres, color.postgres_table, month),
         }
         return AssetCheckResult(

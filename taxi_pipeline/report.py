@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from taxi_pipeline.colors import COLORS
 from taxi_pipeline.jobs import color_jobs, taxi_monthly_job
@@ -28,13 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail unless all targets agree")
     args = parser.parse_args(argv)
     resources = resources_for_environment()
-    lake_root = Path(resources["lake_io_manager"].root)
-    warehouse_db = Path(resources["warehouse_io_manager"].database)
+    lake = resources["lake_io_manager"].process_config_and_initialize().storage()
+    warehouse = resources["warehouse"].process_config_and_initialize()
     postgres = resources["postgres"].process_config_and_initialize()
     ok = True
     print(f"{'color':8} {'month':8} " + " ".join(f"{t:>14}" for t in TARGETS))
     for color in args.color or JOB_COLORS.get(args.job) or list(COLORS):
-        counts = month_counts(color, args.month, lake_root, warehouse_db, postgres)
+        counts = month_counts(color, args.month, lake, warehouse, postgres)
         cells = " ".join(f"{'-' if v is None else v:>14}" for v in counts.values())
         print(f"{color:8} {args.month:8} {cells}")
         ok = ok and counts_agree(counts)

@@ -9,14 +9,14 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
 from psycopg import errors, sql
 
 from taxi_pipeline.colors import COLORS, SOURCE_MONTH_COLUMN
-from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA
+from taxi_pipeline.io_managers.lake import LakeStorage
 from taxi_pipeline.partitions import month_start
 from taxi_pipeline.resources.postgres import PostgresResource
+from taxi_pipeline.resources.warehouse import WarehouseResource
 
 TARGETS = ("raw csv.gz", "clean parquet", "warehouse", "postgres")
 
@@ -31,16 +31,6 @@ def parquet_rows(path: Path) -> int:
     return pq.ParquetFile(path).metadata.num_rows
 
 
-def warehouse_month_rows(conn: duckdb.DuckDBPyConnection, table: str, month: str) -> int | None:
-    try:
-        return conn.execute(
-            f"SELECT count(*) FROM {WAREHOUSE_SCHEMA}.{table} WHERE {SOURCE_MONTH_COLUMN} = ?",
-            [month_start(month)],
-        ).fetchone()[0]
-    except duckdb.CatalogException:
-        return None
-
-
 def postgres_month_rows(postgres: PostgresResource, table: str, month: str) -> int | None:
     query = sql.SQL("SELECT count(*) FROM {} WHERE {} = %s").format(
         sql.Identifier(table), sql.Identifier(SOURCE_MONTH_COLUMN)
@@ -53,21 +43,17 @@ def postgres_month_rows(postgres: PostgresResource, table: str, month: str) -> i
 
 
 def month_counts(
-    color: str, month: str, lake_root: Path, warehouse_db: Path, postgres: PostgresResource
+    color: str, month: str, lake: LakeStorage, warehouse: WarehouseResource, postgres: PostgresResource
 ) -> dict[str, int | None]:
     """Rows of one color's month per target; None where the target does not hold it."""
     spec = COLORS[color]
-    raw, clean = lake_root / spec.raw_path(month), lake_root / spec.clean_path(month)
-    counts: dict[str, int | None] = {
-        "raw csv.gz": csv_gz_rows(raw) if raw.exists() else None,
-        "clean parquet": parquet_rows(clean) if clean.exists() else None,
-        "warehouse": None,
+    raw, clean = spec.raw_path(month), spec.clean_path(month)
+    return {
+        "raw csv.gz": csv_gz_rows(lake.get(raw)) if lake.exists(raw) else None,
+        "clean parquet": parquet_rows(lake.get(clean)) if lake.exists(clean) else None,
+        "warehouse": warehouse.month_rows(spec.warehouse_table, month),
+        "postgres": postgres_month_rows(postgres, spec.postgres_table, month),
     }
-    if warehouse_db.exists():
-        with duckdb.connect(str(warehouse_db), read_only=True) as conn:
-            counts["warehouse"] = warehouse_month_rows(conn, spec.warehouse_table, month)
-    counts["postgres"] = postgres_month_rows(postgres, spec.postgres_table, month)
-    return counts
 
 
 def counts_agree(counts: dict[str, int | None]) -> bool:

@@ -22,6 +22,7 @@ from taxi_pipeline.assets.scratch import scratch_file
 from taxi_pipeline.cleaning import validate_trip_file, write_clean_parquet
 from taxi_pipeline.colors import SOURCE_MONTH_COLUMN, TaxiColor
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
+from taxi_pipeline.resources.environments import WAREHOUSE_KINDS, environment_name
 from taxi_pipeline.io_managers.postgres import PICKUP_COLUMN_KEY, SOURCE_FILE_KEY
 from taxi_pipeline.io_managers.warehouse import PARTITION_EXPR_KEY
 from taxi_pipeline.partitions import month_start, monthly_partitions
@@ -150,7 +151,7 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
             PARTITION_EXPR_KEY: SOURCE_MONTH_COLUMN,
             "dagster/column_schema": color_table_schema(color),
         },
-        kinds={"duckdb"},
+        kinds={WAREHOUSE_KINDS.get(environment_name(), "duckdb")},
         description=f"Warehouse table {name}_tripdata; a month is replaced by its source_month.",
         **common,
     )

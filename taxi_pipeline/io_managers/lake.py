@@ -1,18 +1,24 @@
-"""The data lake: files at documented paths under a root, replaced atomically.
+"""The data lake: files at documented paths, on a local folder or a GCS bucket.
 
-Assets hand over a finished local file; the IO manager puts it at the path template in
-the asset's `lake_path` metadata (`{month}` is the partition key). A failed step never
-reaches `handle_output`, so a target only ever holds a complete file.
+One IO manager over two small storages. Assets hand over a finished local file; the IO
+manager puts it at the path template in the asset's `lake_path` metadata (`{month}` is
+the partition key). A failed step never reaches `handle_output`, and both storages
+replace a file whole (a local rename; a GCS object appears only when its upload
+completes), so a target only ever holds a complete file.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
+from typing import Protocol
 
 from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
 from pydantic import Field
+
+from taxi_pipeline.resources.gcp import GcpCredentialsResource
 
 LAKE_PATH_KEY = "lake_path"
 
@@ -22,29 +28,104 @@ def lake_path(template: str, context: InputContext | OutputContext) -> str:
     return template.format(month=month)
 
 
-class LocalLakeIOManager(ConfigurableIOManager):
-    """The lake on a local folder (the default environment)."""
+class LakeStorage(Protocol):
+    def put(self, local: Path, relative: str) -> str:
+        """Move `local` to `relative`; return the object's URI."""
 
-    root: str = Field(description="Folder that holds the raw/ and clean/ zones.")
+    def get(self, relative: str) -> Path:
+        """A local path holding the object's bytes."""
 
-    def _target(self, context: InputContext | OutputContext, metadata) -> Path:
-        return Path(self.root).resolve() / lake_path(metadata[LAKE_PATH_KEY], context)
+    def exists(self, relative: str) -> bool: ...
 
-    def handle_output(self, context: OutputContext, obj: Path) -> None:
-        target = self._target(context, context.definition_metadata)
+
+class LocalFolder:
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+
+    def put(self, local: Path, relative: str) -> str:
+        target = self.root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.with_name(f".{target.name}.{os.getpid()}.partial")
-        shutil.move(obj, staging)
+        shutil.move(local, staging)
         os.replace(staging, target)
-        context.add_output_metadata(
-            {
-                "path": MetadataValue.path(str(target)),
-                "bytes": target.stat().st_size,
-            }
-        )
+        return str(target)
 
-    def load_input(self, context: InputContext) -> Path:
-        target = self._target(context, context.upstream_output.definition_metadata)
+    def get(self, relative: str) -> Path:
+        target = self.root / relative
         if not target.exists():
             raise FileNotFoundError(f"{target} is not in the lake: materialize its asset first.")
         return target
+
+    def exists(self, relative: str) -> bool:
+        return (self.root / relative).exists()
+
+
+class GcsBucket:
+    """Objects in `gs://bucket/prefix`; uploads are resumable in chunks and retried."""
+
+    def __init__(self, client, bucket: str, prefix: str, chunk_bytes: int):
+        self.bucket = client.bucket(bucket)
+        self.prefix = prefix.strip("/")
+        self.chunk_bytes = chunk_bytes
+        self.cache = Path(tempfile.gettempdir()) / "taxi_pipeline_lake" / bucket
+
+    def _name(self, relative: str) -> str:
+        return f"{self.prefix}/{relative}" if self.prefix else relative
+
+    def put(self, local: Path, relative: str) -> str:
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
+        blob = self.bucket.blob(self._name(relative), chunk_size=self.chunk_bytes)
+        blob.upload_from_filename(str(local), retry=DEFAULT_RETRY, timeout=300)
+        local.unlink()
+        return f"gs://{self.bucket.name}/{blob.name}"
+
+    def get(self, relative: str) -> Path:
+        from google.api_core.exceptions import NotFound
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
+        target = self.cache / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        try:
+            self.bucket.blob(self._name(relative)).download_to_filename(
+                str(partial), retry=DEFAULT_RETRY, timeout=300
+            )
+        except NotFound:
+            partial.unlink(missing_ok=True)
+            raise FileNotFoundError(
+                f"gs://{self.bucket.name}/{self._name(relative)} is not in the lake: "
+                "materialize its asset first."
+            ) from None
+        os.replace(partial, target)
+        return target
+
+    def exists(self, relative: str) -> bool:
+        return self.bucket.blob(self._name(relative)).exists()
+
+
+class LakeIOManager(ConfigurableIOManager):
+    """The lake's raw and clean zones on `location`: a folder, or `gs://bucket[/prefix]`."""
+
+    location: str = Field(description="A local folder, or gs://bucket[/prefix].")
+    gcp: GcpCredentialsResource
+    upload_chunk_mib: int = Field(
+        default=8, description="Resumable-upload chunk size; smaller suits slow links."
+    )
+
+    def storage(self) -> LakeStorage:
+        if self.location.startswith("gs://"):
+            bucket, _, prefix = self.location.removeprefix("gs://").partition("/")
+            return GcsBucket(self.gcp.storage_client(), bucket, prefix, self.upload_chunk_mib << 20)
+        return LocalFolder(Path(self.location))
+
+    def handle_output(self, context: OutputContext, obj: Path) -> None:
+        size = obj.stat().st_size
+        relative = lake_path(context.definition_metadata[LAKE_PATH_KEY], context)
+        uri = self.storage().put(obj, relative)
+        context.log.info(f"Stored {size} bytes at {uri}")
+        context.add_output_metadata({"path": MetadataValue.path(uri), "bytes": size})
+
+    def load_input(self, context: InputContext) -> Path:
+        template = context.upstream_output.definition_metadata[LAKE_PATH_KEY]
+        return self.storage().get(lake_path(template, context))

@@ -12,13 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from dagster import EnvVar
-from dagster_duckdb import DuckDBResource
 
-from taxi_pipeline.io_managers.lake import LocalLakeIOManager
+from taxi_pipeline.io_managers.lake import LakeIOManager
 from taxi_pipeline.io_managers.postgres import PostgresTableIOManager
-from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA, WarehouseIOManager
+from taxi_pipeline.io_managers.warehouse import (
+    WAREHOUSE_SCHEMA,
+    BigQueryWarehouseIOManager,
+    WarehouseIOManager,
+)
+from taxi_pipeline.resources.gcp import GcpCredentialsResource
 from taxi_pipeline.resources.postgres import PostgresResource
 from taxi_pipeline.resources.source import RELEASE_URL, TaxiSourceResource
+from taxi_pipeline.resources.warehouse import BigQueryWarehouse, DuckDBWarehouse
 
 DEFAULT_ENV = "local"
 DEFAULT_DATA_DIR = "taxi_data"
@@ -45,30 +50,65 @@ def postgres_resource(embedded_dir: Path) -> PostgresResource:
     )
 
 
-def local_resources() -> dict[str, Any]:
-    """Lake in a folder, DuckDB warehouse file, Postgres (embedded unless TAXI_PG_HOST)."""
-    root = data_dir()
+def _common(root: Path) -> dict[str, Any]:
     postgres = postgres_resource(root / "postgres")
     return {
         "source": TaxiSourceResource(base_url=_env("TAXI_SOURCE_URL", RELEASE_URL)),
-        "lake_io_manager": LocalLakeIOManager(root=str(root / "lake")),
-        "warehouse_io_manager": WarehouseIOManager(
-            database=str(root / "warehouse.duckdb"), schema=WAREHOUSE_SCHEMA
-        ),
-        "warehouse": DuckDBResource(database=str(root / "warehouse.duckdb")),
         "postgres": postgres,
         "postgres_io_manager": PostgresTableIOManager(postgres=postgres),
     }
 
 
-ENVIRONMENTS = {"local": local_resources}
+def local_resources() -> dict[str, Any]:
+    """Lake in a folder, DuckDB warehouse file, Postgres (embedded unless TAXI_PG_HOST)."""
+    root = data_dir()
+    database = str(root / "warehouse.duckdb")
+    return {
+        **_common(root),
+        "lake_io_manager": LakeIOManager(location=str(root / "lake"), gcp=GcpCredentialsResource()),
+        "warehouse_io_manager": WarehouseIOManager(database=database, schema=WAREHOUSE_SCHEMA),
+        "warehouse": DuckDBWarehouse(database=database, dataset=WAREHOUSE_SCHEMA),
+    }
+
+
+GCP_REQUIRED = ("GCP_PROJECT", "GCS_BUCKET")
+
+
+def gcp_resources() -> dict[str, Any]:
+    """Lake in GCS_BUCKET, warehouse in BigQuery, one credentials resource for both."""
+    missing = [name for name in GCP_REQUIRED if not os.environ.get(name)]
+    if missing:
+        raise ValueError(f"TAXI_PIPELINE_ENV=gcp needs {', '.join(missing)} to be set.")
+    gcp = GcpCredentialsResource(credentials=_env("GCP_CREDENTIALS"), project=EnvVar("GCP_PROJECT"))
+    dataset = os.environ.get("BQ_DATASET") or WAREHOUSE_SCHEMA
+    location = os.environ.get("BQ_LOCATION") or "US"
+    return {
+        **_common(data_dir()),
+        "gcp": gcp,
+        "lake_io_manager": LakeIOManager(
+            location=f"gs://{os.environ['GCS_BUCKET']}",
+            gcp=gcp,
+            upload_chunk_mib=_env("GCS_UPLOAD_CHUNK_MIB", 8, EnvVar.int),
+        ),
+        "warehouse_io_manager": BigQueryWarehouseIOManager(
+            project=EnvVar("GCP_PROJECT"), dataset=dataset, location=location, gcp=gcp
+        ),
+        "warehouse": BigQueryWarehouse(gcp=gcp, dataset=dataset, location=location),
+    }
+
+
+ENVIRONMENTS = {"local": local_resources, "gcp": gcp_resources}
+WAREHOUSE_KINDS = {"local": "duckdb", "gcp": "bigquery"}
+
+
+def environment_name() -> str:
+    return os.environ.get("TAXI_PIPELINE_ENV") or DEFAULT_ENV
 
 
 def resources_for_environment(name: str | None = None) -> dict[str, Any]:
-    name = name or os.environ.get("TAXI_PIPELINE_ENV") or DEFAULT_ENV
+    name = name or environment_name()
     if name not in ENVIRONMENTS:
         raise ValueError(
-            f"TAXI_PIPELINE_ENV={name!r} is not available; choose one of {sorted(ENVIRONMENTS)}. "
-            "(The gcp environment, GCS and BigQuery, is being built in issue 3.)"
+            f"TAXI_PIPELINE_ENV={name!r} is not available; choose one of {sorted(ENVIRONMENTS)}."
         )
     return ENVIRONMENTS[name]()

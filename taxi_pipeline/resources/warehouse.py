@@ -1,0 +1,63 @@
+"""Read access to the warehouse for checks and reports: DuckDB locally, BigQuery on GCP.
+
+The IO managers write the tables; these resources only count a month's rows, so the
+reconciliation check and the report query the same engine the IO manager wrote to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+from taxi_pipeline.colors import SOURCE_MONTH_COLUMN
+from taxi_pipeline.partitions import month_start
+from taxi_pipeline.resources.gcp import GcpCredentialsResource
+
+
+class WarehouseResource(ConfigurableResource):
+    dataset: str
+
+    def month_rows(self, table: str, month: str) -> int | None:
+        """Rows of `month` in `table`; None when the table does not exist."""
+        raise NotImplementedError
+
+
+class DuckDBWarehouse(WarehouseResource):
+    database: str
+
+    def month_rows(self, table: str, month: str) -> int | None:
+        import duckdb
+
+        if not Path(self.database).exists():
+            return None
+        with duckdb.connect(self.database, read_only=True) as conn:
+            try:
+                return conn.execute(
+                    f"SELECT count(*) FROM {self.dataset}.{table} WHERE {SOURCE_MONTH_COLUMN} = ?",
+                    [month_start(month)],
+                ).fetchone()[0]
+            except duckdb.CatalogException:
+                return None
+
+
+class BigQueryWarehouse(WarehouseResource):
+    gcp: GcpCredentialsResource
+    location: str
+
+    def month_rows(self, table: str, month: str) -> int | None:
+        from google.api_core.exceptions import NotFound
+        from google.cloud import bigquery
+
+        client = self.gcp.bigquery_client(self.location)
+        query = (
+            f"SELECT count(*) AS n FROM `{client.project}.{self.dataset}.{table}` "
+            f"WHERE {SOURCE_MONTH_COLUMN} = @month"
+        )
+        config = bigquery.QueryJobConfig(
+            query_parameters=[bigquery.ScalarQueryParameter("month", "DATETIME", month_start(month))]
+        )
+        try:
+            return next(iter(client.query(query, job_config=config).result())).n
+        except NotFound:
+            return None
