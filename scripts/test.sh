@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Install the project and run the whole test suite (real Postgres, real HTTP mirror).
+# Install the project and the GCP emulators, then run the whole test suite (real
+# Postgres, a real HTTP mirror, the GCS and BigQuery emulators).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
+bash scripts/install_emulators.sh
 exec .venv/bin/python -m pytest "$@"

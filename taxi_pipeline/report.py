@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from taxi_pipeline.colors import COLORS
@@ -27,9 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail unless all targets agree")
     args = parser.parse_args(argv)
     resources = resources_for_environment()
-    lake = resources["lake_io_manager"].process_config_and_initialize().storage()
-    warehouse = resources["warehouse"].process_config_and_initialize()
-    postgres = resources["postgres"].process_config_and_initialize()
+    with contextlib.ExitStack() as stack:
+        lake, warehouse, postgres = (
+            stack.enter_context(resources[key].process_config_and_initialize_cm())
+            for key in ("lake_io_manager", "warehouse", "postgres")
+        )
+        return _print_counts(args, lake.storage(), warehouse, postgres)
+
+
+def _print_counts(args, lake, warehouse, postgres) -> int:
     ok = True
     print(f"{'color':8} {'month':8} " + " ".join(f"{t:>14}" for t in TARGETS))
     for color in args.color or JOB_COLORS.get(args.job) or list(COLORS):

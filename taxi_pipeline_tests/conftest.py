@@ -5,7 +5,10 @@ from __future__ import annotations
 import functools
 import gzip
 import shutil
+import socket
+import subprocess
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +23,7 @@ from taxi_pipeline.checks import all_checks
 from taxi_pipeline.colors import COLORS, SOURCE_MONTH_COLUMN
 from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA
 from taxi_pipeline.partitions import month_start
+from taxi_pipeline.io_managers.postgres import PostgresTableIOManager
 from taxi_pipeline.resources.postgres import PostgresResource
 from taxi_pipeline_tests.services import resources_with_postgres, stop_embedded
 
@@ -148,3 +152,113 @@ def taxi_env(tmp_path, http_mirror, embedded_postgres_dir, monkeypatch) -> TaxiE
         data_dir=data_dir,
         postgres_dir=embedded_postgres_dir,
     )
+
+
+# --- GCP emulators (installed by scripts/install_emulators.sh) ---------------------------
+
+EMULATORS = REPO / ".emulators"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(command: list[str], port: int, cwd: Path, log: Path) -> subprocess.Popen:
+    if not Path(command[0]).exists():
+        pytest.fail(f"{command[0]} is missing: run scripts/install_emulators.sh")
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{command[0]} exited: {log.read_text()[-2000:]}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.2)
+    process.kill()
+    pytest.fail(f"{command[0]} did not listen on port {port}")
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator(tmp_path_factory):
+    """gcp-storage-emulator on a free port; its objects live under a session folder."""
+    root = tmp_path_factory.mktemp("gcs")
+    port = _free_port()
+    exe = str(EMULATORS / "gcs" / "bin" / "gcp-storage-emulator")
+    process = _start([exe, "start", "--host", "127.0.0.1", "--port", str(port), "-q"], port, root, root / "log")
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def bigquery_emulator(tmp_path_factory):
+    """bqemulator in its own venv, through the launcher that allows small DataFrame loads."""
+    root = tmp_path_factory.mktemp("bq")
+    port = _free_port()
+    command = [
+        str(EMULATORS / "bigquery" / "bin" / "python"),
+        str(Path(__file__).with_name("bigquery_emulator.py")),
+        "start", "--rest-port", str(port), "--grpc-port", str(_free_port()),
+        "--project", "taxi-test", "--log-level", "warning",
+    ]
+    process = _start(command, port, root, root / "log")
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def gcp_env(tmp_path, http_mirror, gcs_emulator, bigquery_emulator, embedded_postgres_dir, monkeypatch):
+    """TAXI_PIPELINE_ENV=gcp against the emulators: a fresh bucket and dataset per test."""
+    from google.cloud import storage
+
+    from taxi_pipeline.resources.environments import resources_for_environment
+
+    run = uuid.uuid4().hex[:10]
+    settings = {
+        "TAXI_PIPELINE_ENV": "gcp",
+        "TAXI_DATA_DIR": str(tmp_path / "data"),
+        "TAXI_SOURCE_URL": http_mirror.url,
+        "GCP_PROJECT": "taxi-test",
+        "GCS_BUCKET": f"taxi-lake-{run}",
+        "BQ_DATASET": f"trips_{run}",
+        "BQ_LOCATION": "US",
+        "STORAGE_EMULATOR_HOST": gcs_emulator,
+        "BIGQUERY_EMULATOR_HOST": bigquery_emulator,
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    for name in ("GCP_CREDENTIALS", "TAXI_PG_HOST", "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(name, raising=False)
+    storage.Client(project="taxi-test").create_bucket(settings["GCS_BUCKET"])
+    resources = resources_for_environment("gcp")
+    postgres = PostgresResource(embedded_data_dir=str(embedded_postgres_dir), database=f"test_{run}")
+    resources["postgres"] = postgres
+    resources["postgres_io_manager"] = PostgresTableIOManager(postgres=postgres)
+    return GcpEnv(resources=resources, mirror=http_mirror, data_dir=tmp_path / "data",
+                  postgres_dir=embedded_postgres_dir, settings=settings)
+
+
+@dataclass
+class GcpEnv(TaxiEnv):
+    settings: dict = None
+
+    def bucket(self):
+        from google.cloud import storage
+
+        return storage.Client(project="taxi-test").bucket(self.settings["GCS_BUCKET"])
+
+    def bigquery(self):
+        with self.resources["gcp"].process_config_and_initialize_cm() as gcp:
+            return gcp.bigquery_client("US")
+
+    def bq_month(self, color: str, month: str) -> int:
+        with self.resources["warehouse"].process_config_and_initialize_cm() as warehouse:
+            return warehouse.month_rows(COLORS[color].warehouse_table, month)
+
+    def bq_table(self, table: str) -> str:
+        return f"taxi-test.{self.settings['BQ_DATASET']}.{table}"

@@ -10,6 +10,7 @@ the client libraries themselves. The key's contents never reach a log or metadat
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -55,9 +56,14 @@ class GcpCredentialsResource(ConfigurableResource):
     def bigquery_client(self, location: str | None = None):
         from google.cloud import bigquery
 
-        return bigquery.Client(
-            project=self.project, credentials=self.google_credentials(), location=location
-        )
+        credentials = self.google_credentials()
+        if credentials is None and os.environ.get("BIGQUERY_EMULATOR_HOST"):
+            # As google-cloud-storage does for STORAGE_EMULATOR_HOST: an emulator takes
+            # anonymous requests (ADC would try to refresh a token from Google first).
+            from google.auth.credentials import AnonymousCredentials
+
+            credentials = AnonymousCredentials()
+        return bigquery.Client(project=self.project, credentials=credentials, location=location)
 
 
 def load_credentials(value: str | None):

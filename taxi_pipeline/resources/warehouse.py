@@ -55,7 +55,7 @@ class BigQueryWarehouse(WarehouseResource):
             f"WHERE {SOURCE_MONTH_COLUMN} = @month"
         )
         config = bigquery.QueryJobConfig(
-            query_parameters=[bigquery.ScalarQueryParameter("month", "DATETIME", month_start(month))]
+            query_parameters=[bigquery.ScalarQueryParameter("month", "TIMESTAMP", month_start(month))]
         )
         try:
             return next(iter(client.query(query, job_config=config).result())).n
