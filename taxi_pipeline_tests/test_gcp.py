@@ -88,3 +88,23 @@ def test_a_bad_credentials_path_fails_before_any_data_moves(gcp_env, monkeypatch
     assert not result.success
     assert f"GCP_CREDENTIALS points at {missing}, which is not a file" in error
     assert list(gcp_env.bucket().list_blobs()) == []
+
+
+def test_large_lake_files_upload_in_resumable_chunks_and_read_back(gcp_env, tmp_path):
+    import os
+
+    from taxi_pipeline.io_managers.lake import GcsBucket
+
+    # Over 8 MiB, google-cloud-storage switches from one multipart request to a resumable
+    # upload sent in chunk_size pieces: here ten 1 MiB chunks.
+    data = os.urandom(9 * 2**20 + 12345)
+    local = tmp_path / "big.bin"
+    local.write_bytes(data)
+    with gcp_env.resources["gcp"].process_config_and_initialize_cm() as gcp:
+        lake = GcsBucket(gcp.storage_client(), gcp_env.settings["GCS_BUCKET"], "", chunk_bytes=2**20)
+
+        uri = lake.put(local, "raw/test/big.bin")
+
+        assert uri == f"gs://{gcp_env.settings['GCS_BUCKET']}/raw/test/big.bin"
+        assert not local.exists()  # moved, like a local rename
+        assert lake.get("raw/test/big.bin").read_bytes() == data
