@@ -50,6 +50,17 @@ def _month_bounds(partition_key: str):
     return window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
 
 
+def _share_warning(name: str, flags, threshold: float) -> AssetCheckResult:
+    """WARN when the share of rows flagged true is above `threshold`; the count is metadata."""
+    count = pc.sum(flags).as_py() or 0
+    share = count / len(flags) if len(flags) else 0.0
+    return AssetCheckResult(
+        passed=share <= threshold,
+        severity=AssetCheckSeverity.WARN,
+        metadata={name: count, "share": round(share, 6), "threshold": threshold},
+    )
+
+
 def build_trip_checks(color: TaxiColor) -> list[AssetChecksDefinition]:
     keys = trip_asset_keys(color)
     checks = []
@@ -79,14 +90,8 @@ def build_trip_checks(color: TaxiColor) -> list[AssetChecksDefinition]:
         """Warns when more than 1% of pickups fall outside the file's month."""
         start, end = _month_bounds(context.partition_key)
         pickups = pq.read_table(clean, columns=[color.pickup_column]).column(0)
-        outside = pc.sum(pc.or_(pc.less(pickups, start), pc.greater_equal(pickups, end))).as_py() or 0
-        share = outside / len(pickups) if len(pickups) else 0.0
-        return AssetCheckResult(
-            passed=share <= PICKUPS_OUTSIDE_MONTH_WARN_SHARE,
-            severity=AssetCheckSeverity.WARN,
-            metadata={"pickups_outside_month": outside, "share": round(share, 6),
-                      "threshold": PICKUPS_OUTSIDE_MONTH_WARN_SHARE},
-        )
+        outside = pc.or_(pc.less(pickups, start), pc.greater_equal(pickups, end))
+        return _share_warning("pickups_outside_month", outside, PICKUPS_OUTSIDE_MONTH_WARN_SHARE)
 
     checks += [schema_is_canonical, pickup_never_null, pickups_in_month]
 
@@ -97,14 +102,7 @@ def build_trip_checks(color: TaxiColor) -> list[AssetChecksDefinition]:
         def negative_total_amount(clean: Path) -> AssetCheckResult:
             """Warns when more than 2% of trips have a negative total_amount."""
             totals = pq.read_table(clean, columns=[TOTAL_AMOUNT]).column(0)
-            negative = pc.sum(pc.less(totals, 0)).as_py() or 0
-            share = negative / len(totals) if len(totals) else 0.0
-            return AssetCheckResult(
-                passed=share <= NEGATIVE_TOTAL_WARN_SHARE,
-                severity=AssetCheckSeverity.WARN,
-                metadata={"negative_total_amount": negative, "share": round(share, 6),
-                          "threshold": NEGATIVE_TOTAL_WARN_SHARE},
-            )
+            return _share_warning("negative_total_amount", pc.less(totals, 0), NEGATIVE_TOTAL_WARN_SHARE)
 
         checks.append(negative_total_amount)
 
