@@ -10,6 +10,7 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetKey,
+    DataVersion,
     AssetsDefinition,
     MetadataValue,
     Output,
@@ -19,14 +20,15 @@ from dagster import (
 )
 
 from taxi_pipeline.assets.scratch import scratch_file
-from taxi_pipeline.cleaning import validate_trip_file, write_clean_parquet
+from taxi_pipeline.cleaning import BadTripFile, validate_trip_file, write_clean_parquet
 from taxi_pipeline.colors import SOURCE_MONTH_COLUMN, TaxiColor
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
-from taxi_pipeline.resources.environments import WAREHOUSE_KINDS, environment_name
 from taxi_pipeline.io_managers.postgres import PICKUP_COLUMN_KEY, SOURCE_FILE_KEY
 from taxi_pipeline.io_managers.warehouse import PARTITION_EXPR_KEY
 from taxi_pipeline.partitions import month_start, monthly_partitions
-from taxi_pipeline.resources.source import TaxiSourceResource
+from taxi_pipeline.policies import DOWNLOAD_POOL, ONE_MONTH_PER_RUN, TRANSIENT_RETRY, permanent
+from taxi_pipeline.resources.environments import WAREHOUSE_KINDS, environment_name
+from taxi_pipeline.resources.source import SourceFileCorrupt, SourceFileMissing, TaxiSourceResource
 
 PASSENGER_COUNT = "passenger_count"
 
@@ -88,7 +90,7 @@ def trip_asset_keys(color: TaxiColor) -> TripAssetKeys:
 def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
     name = color.name
     keys = trip_asset_keys(color)
-    common = dict(group_name=name, partitions_def=monthly_partitions)
+    common = dict(group_name=name, partitions_def=monthly_partitions, backfill_policy=ONE_MONTH_PER_RUN)
 
     @asset(
         key=keys.raw,
@@ -96,17 +98,25 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
         metadata={LAKE_PATH_KEY: color.raw_path("{month}")},
         kinds={"csv"},
         description=f"The month's {name} release file, byte for byte, in the lake's raw zone.",
+        retry_policy=TRANSIENT_RETRY,
+        pool=DOWNLOAD_POOL,
         **common,
     )
     def raw_trips(context: AssetExecutionContext, source: TaxiSourceResource) -> Output[Path]:
         month = context.partition_key
         label = color.file_label(month)
         with scratch_file(".csv.gz") as staging:
-            download = source.download(f"{name}/{color.file_name(month)}", staging)
-            # Only a file the clean step can read lands in the lake: bad input writes nothing.
-            checked = validate_trip_file(staging, color, month_start(month), label)
+            try:
+                download = source.download(f"{name}/{color.file_name(month)}", staging)
+                # Only a file the clean step can read lands in the lake: bad input writes nothing.
+                checked = validate_trip_file(staging, color, month_start(month), label)
+            except (SourceFileMissing, SourceFileCorrupt, BadTripFile) as err:
+                raise permanent(err) from None
         return Output(
             staging,
+            # The source file's ETag (or Last-Modified + size): the source sensor
+            # requests a month again only when this changes.
+            data_version=DataVersion(download.version),
             metadata={
                 "url": MetadataValue.url(download.url),
                 "rows": checked.rows,
@@ -127,7 +137,10 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
         month = context.partition_key
         label = color.file_label(month)
         with scratch_file(".parquet") as staging:
-            result = write_clean_parquet(raw, staging, color, month_start(month), label)
+            try:
+                result = write_clean_parquet(raw, staging, color, month_start(month), label)
+            except BadTripFile as err:
+                raise permanent(err) from None
             stored_nulls = _stored_null_counts(staging)
         metadata = {
             "rows": result.rows,
@@ -153,6 +166,7 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
         },
         kinds={WAREHOUSE_KINDS.get(environment_name(), "duckdb")},
         description=f"Warehouse table {name}_tripdata; a month is replaced by its source_month.",
+        retry_policy=TRANSIENT_RETRY,
         **common,
     )
     def warehouse_table(clean: Path) -> pd.DataFrame:
@@ -169,6 +183,7 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
         },
         kinds={"postgres"},
         description=f"Postgres table {name}_taxi_trips in ny_taxi, loaded with COPY.",
+        retry_policy=TRANSIENT_RETRY,
         **common,
     )
     def postgres_table(clean: Path) -> pa.RecordBatchReader:

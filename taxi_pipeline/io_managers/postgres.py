@@ -20,6 +20,7 @@ measured 2x faster than CSV COPY here; see scripts/benchmark_postgres.py).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from dataclasses import dataclass
@@ -34,7 +35,8 @@ from psycopg import errors, sql
 
 from taxi_pipeline.colors import SOURCE_MONTH_COLUMN
 from taxi_pipeline.partitions import month_start
-from taxi_pipeline.resources.postgres import PostgresResource
+from taxi_pipeline.policies import permanent
+from taxi_pipeline.resources.postgres import PostgresConfigError, PostgresResource
 
 PG_SCHEMA = "public"
 PICKUP_COLUMN_KEY = "pickup_column"
@@ -116,15 +118,18 @@ class PostgresTableIOManager(ConfigurableIOManager):
         if partition:
             label += f" (partition {partition})"
         context.log.info(f"Loading {label} into {table} in {self.postgres.describe()}")
-        with self.postgres.connect() as conn:
-            stats = replace_rows(
-                conn,
-                table,
-                obj,
-                month=month_start(partition) if partition else None,
-                pickup_column=metadata.get(PICKUP_COLUMN_KEY),
-                source_label=label,
-            )
+        with self._connect() as conn:
+            try:
+                stats = replace_rows(
+                    conn,
+                    table,
+                    obj,
+                    month=month_start(partition) if partition else None,
+                    pickup_column=metadata.get(PICKUP_COLUMN_KEY),
+                    source_label=label,
+                )
+            except PostgresLoadError as err:
+                raise permanent(err) from None  # bad data: retrying cannot help
         rate = round(stats.loaded / stats.seconds) if stats.seconds else stats.loaded
         context.log.info(f"{table}: {stats.loaded} rows in {stats.seconds:.1f} s ({rate} rows/s)")
         context.add_output_metadata(
@@ -137,6 +142,14 @@ class PostgresTableIOManager(ConfigurableIOManager):
                 "rows_per_second": rate,
             }
         )
+
+    @contextlib.contextmanager
+    def _connect(self):
+        try:
+            with self.postgres.connect() as conn:
+                yield conn
+        except PostgresConfigError as err:
+            raise permanent(err) from None  # wrong credentials or database: no retries
 
     def load_input(self, context: InputContext):
         raise NotImplementedError("Postgres tables are final targets; read them with SQL.")

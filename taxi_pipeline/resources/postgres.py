@@ -23,6 +23,13 @@ from pydantic import Field
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
+class PostgresConfigError(Exception):
+    """Wrong credentials or database: retrying cannot help."""
+
+
+_CONFIG_ERRORS = ("password authentication failed", "no password supplied", "does not exist")
+
+
 class PostgresResource(ConfigurableResource):
     """Connection settings for the `ny_taxi` database (the `TAXI_PG_*` variables)."""
 
@@ -38,7 +45,14 @@ class PostgresResource(ConfigurableResource):
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
-        with psycopg.connect(self._conninfo(self.database)) as conn:
+        try:
+            conn = psycopg.connect(self._conninfo(self.database))
+        except psycopg.OperationalError as err:
+            reason = str(err).strip().splitlines()[-1]
+            if any(marker in reason for marker in _CONFIG_ERRORS):
+                raise PostgresConfigError(f"Cannot connect to {self.describe()}: {reason}") from None
+            raise
+        with conn:
             yield conn
 
     def describe(self) -> str:

@@ -25,6 +25,21 @@ class SourceFileCorrupt(Exception):
     """The file arrived but is not a complete gzip stream of whole lines."""
 
 
+class TransientSourceError(Exception):
+    """The transfer broke off (fewer bytes than announced); worth retrying."""
+
+
+def version_token(headers) -> str:
+    """What identifies one version of a source file: its ETag, else Last-Modified + size.
+
+    urllib gives the same headers for a `file://` URL, so mirrors version the same way.
+    """
+    etag = headers.get("ETag")
+    if etag:
+        return etag.strip('"')
+    return f"{headers.get('Last-Modified')}|{headers.get('Content-Length')}"
+
+
 @dataclass(frozen=True)
 class Download:
     url: str
@@ -32,6 +47,7 @@ class Download:
     bytes: int
     lines: int
     seconds: float
+    version: str
 
 
 class TaxiSourceResource(ConfigurableResource):
@@ -47,6 +63,21 @@ class TaxiSourceResource(ConfigurableResource):
     def url_for(self, relative_path: str) -> str:
         return f"{self.base_url.rstrip('/')}/{relative_path}"
 
+    def version(self, relative_path: str) -> str | None:
+        """The source file's version token (a HEAD request), or None if it is not there."""
+        request = urllib.request.Request(self.url_for(relative_path), method="HEAD")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
+                return version_token(response.headers)
+        except urllib.error.HTTPError as err:
+            if err.code == 404:
+                return None
+            raise
+        except urllib.error.URLError as err:
+            if isinstance(err.reason, FileNotFoundError):
+                return None
+            raise
+
     def download(self, relative_path: str, dest: Path) -> Download:
         """Stream the file to `dest`, never holding it in memory; verify gzip files."""
         url = self.url_for(relative_path)
@@ -57,6 +88,7 @@ class TaxiSourceResource(ConfigurableResource):
         try:
             with urllib.request.urlopen(url, timeout=self.timeout_seconds) as response:
                 expected = response.headers.get("Content-Length")
+                version = version_token(response.headers)
                 log.info(f"Downloading {url} ({_human(expected)})")
                 with open(dest, "wb") as out:
                     next_report = PROGRESS_EVERY_BYTES
@@ -77,13 +109,13 @@ class TaxiSourceResource(ConfigurableResource):
                 raise SourceFileMissing(f"No file at {url} (file not found).") from None
             raise
         if expected is not None and int(expected) != size:
-            raise SourceFileCorrupt(
+            raise TransientSourceError(
                 f"{url}: received {size} bytes but the server announced {expected}."
             )
         lines = verifier.finish() if verifier else _count_lines(dest)
         seconds = time.monotonic() - started
         log.info(f"Downloaded {url}: {size} bytes, {lines} lines in {seconds:.1f} s")
-        return Download(url=url, path=dest, bytes=size, lines=lines, seconds=seconds)
+        return Download(url=url, path=dest, bytes=size, lines=lines, seconds=seconds, version=version)
 
 
 class GzipVerifier:
