@@ -36,6 +36,8 @@ class TaxiColor:
     pickup_column: str
     dropoff_column: str
     columns: tuple[Column, ...]
+    schedule_hour: int
+    """Hour (UTC) of the monthly run on the 1st, the course's cadence."""
 
     def file_name(self, month: str) -> str:
         """`month` is a partition key, `YYYY-MM`."""
@@ -118,6 +120,7 @@ COLORS: dict[str, TaxiColor] = {
             name="yellow",
             pickup_column="tpep_pickup_datetime",
             dropoff_column="tpep_dropoff_datetime",
+            schedule_hour=10,
             columns=(
                 _VENDOR,
                 _pickup("tpep_pickup_datetime"),
@@ -143,6 +146,7 @@ COLORS: dict[str, TaxiColor] = {
             name="green",
             pickup_column="lpep_pickup_datetime",
             dropoff_column="lpep_dropoff_datetime",
+            schedule_hour=9,
             columns=(
                 _VENDOR,
                 _pickup("lpep_pickup_datetime"),
@@ -170,6 +174,7 @@ COLORS: dict[str, TaxiColor] = {
             name="fhv",
             pickup_column="pickup_datetime",
             dropoff_column="dropoff_datetime",
+            schedule_hour=11,
             columns=(
                 Column("dispatching_base_num", pa.string(), "TLC base license number"),
                 _pickup("pickup_datetime"),

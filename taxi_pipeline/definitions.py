@@ -1,4 +1,4 @@
-"""Assembles the code location: assets, checks, jobs and the environment's resources."""
+"""Assembles the code location: assets, checks, jobs, schedules, sensors and resources."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from taxi_pipeline.assets import all_assets
 from taxi_pipeline.checks import all_checks
 from taxi_pipeline.jobs import all_jobs
 from taxi_pipeline.resources.environments import resources_for_environment
+from taxi_pipeline.schedules import color_schedules
+from taxi_pipeline.sensors import all_sensors
 
 
 def build_definitions(environment: str | None = None) -> Definitions:
@@ -15,6 +17,8 @@ def build_definitions(environment: str | None = None) -> Definitions:
         assets=all_assets,
         asset_checks=all_checks,
         jobs=all_jobs,
+        schedules=color_schedules,
+        sensors=all_sensors,
         resources=resources_for_environment(environment),
     )
 

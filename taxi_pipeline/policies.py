@@ -11,7 +11,12 @@
   31-month, 3-color backfill opens a few connections to the source, not 93.
 """
 
-from dagster import Backoff, BackfillPolicy, Failure, Jitter, RetryPolicy
+import warnings
+
+from dagster import Backoff, BackfillPolicy, BetaWarning, Failure, Jitter, RetryPolicy
+
+# `backfill_policy` on @asset is beta in Dagster 1.13; we depend on it knowingly.
+warnings.filterwarnings("ignore", category=BetaWarning, message="Parameter `backfill_policy`")
 
 TRANSIENT_RETRY = RetryPolicy(max_retries=4, delay=1, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
 ONE_MONTH_PER_RUN = BackfillPolicy.multi_run(max_partitions_per_run=1)

@@ -20,6 +20,7 @@ from taxi_pipeline.io_managers.warehouse import (
     BigQueryWarehouseIOManager,
     WarehouseIOManager,
 )
+from taxi_pipeline.resources.alerts import AlertWebhookResource
 from taxi_pipeline.resources.gcp import GcpCredentialsResource
 from taxi_pipeline.resources.postgres import PostgresResource
 from taxi_pipeline.resources.source import RELEASE_URL, TaxiSourceResource
@@ -54,6 +55,9 @@ def _common(root: Path) -> dict[str, Any]:
     postgres = postgres_resource(root / "postgres")
     return {
         "source": TaxiSourceResource(base_url=_env("TAXI_SOURCE_URL", RELEASE_URL)),
+        "alerts": AlertWebhookResource(
+            url=_env("TAXI_ALERT_WEBHOOK_URL"), ui_url=_env("TAXI_UI_URL", "http://localhost:3000")
+        ),
         "postgres": postgres,
         "postgres_io_manager": PostgresTableIOManager(postgres=postgres),
     }
