@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import functools
 import gzip
+import json
+import os
+import signal
+import sys
+import urllib.request
 import shutil
 import socket
 import subprocess
@@ -15,6 +20,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import duckdb
+import psycopg
 import pytest
 from dagster import AssetSelection, ExecuteInProcessResult, materialize
 
@@ -262,3 +268,76 @@ class GcpEnv(TaxiEnv):
 
     def bq_table(self, table: str) -> str:
         return f"taxi-test.{self.settings['BQ_DATASET']}.{table}"
+
+
+# --- `dagster dev`: webserver + daemon on an instance in the session's PostgreSQL ------
+
+def graphql(url: str, query: str, variables: dict) -> dict:
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    request = urllib.request.Request(f"{url}/graphql", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        answer = json.loads(response.read())
+    assert "errors" not in answer, answer
+    return answer["data"]
+
+
+def _create_database(socket_dir: Path, name: str) -> None:
+    with psycopg.connect(f"host={socket_dir} user=postgres dbname=postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+@pytest.fixture
+def dagster_dev(tmp_path, http_mirror, embedded_postgres_dir):
+    """`dagster dev` on a free port, its instance and the data in the session's PostgreSQL."""
+    socket_dir = embedded_postgres_dir  # the embedded server listens on a socket there
+    run = os.urandom(4).hex()
+    instance_db, data_db = f"dagster_{run}", f"ny_taxi_{run}"
+    for name in (instance_db, data_db):
+        _create_database(socket_dir, name)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    home.joinpath("dagster.yaml").write_text(
+        f"""storage:
+  postgres:
+    postgres_url: "postgresql+psycopg2://postgres@/{instance_db}?host={socket_dir}"
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    default_limit: 4
+  runs:
+    max_concurrent_runs: 3
+"""
+    )
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "TAXI_DATA_DIR": str(tmp_path / "data"),
+        "TAXI_SOURCE_URL": http_mirror.url,
+        "TAXI_PG_HOST": str(socket_dir),
+        "TAXI_PG_DB": data_db,
+    }
+    log = open(tmp_path / "dagster_dev.log", "wb")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("dagster")), "dev", "-m", "taxi_pipeline",
+         "-h", "127.0.0.1", "-p", str(port)],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        assert process.poll() is None, (tmp_path / "dagster_dev.log").read_text()[-3000:]
+        assert time.monotonic() < deadline, "dagster dev did not start"
+        try:
+            urllib.request.urlopen(f"{url}/server_info", timeout=2)
+            break
+        except OSError:
+            time.sleep(1)
+    yield url, env, tmp_path
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    log.close()

@@ -1,0 +1,70 @@
+"""A backfill the way users launch one: `dagster dev` (webserver + daemon) with the
+instance on a real Postgres, a 3-month backfill of two colors through GraphQL
+`launchPartitionBackfill`, then rows checked in every target."""
+
+import time
+from pathlib import Path
+
+from taxi_pipeline.io_managers.lake import LocalFolder
+from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA
+from taxi_pipeline.resources.postgres import PostgresResource
+from taxi_pipeline.resources.warehouse import DuckDBWarehouse
+from taxi_pipeline.targets import counts_agree, month_counts
+
+from .conftest import graphql
+
+MONTHS = ["2019-01", "2019-02", "2019-03"]
+COLORS_TO_LOAD = ["yellow", "green"]
+
+LAUNCH = """
+mutation Launch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on InvalidStepError { invalidStepKey }
+  }
+}"""
+
+STATUS = """
+query Status($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    __typename
+    ... on PartitionBackfill { status numCancelable runs(limit: 50) { runId status } }
+    ... on PythonError { message }
+  }
+}"""
+
+
+def test_a_backfill_launched_through_graphql_runs_through_the_daemon(dagster_dev):
+    url, env, tmp_path = dagster_dev
+    assets = [
+        {"path": [layer, name.format(c=color)]}
+        for color in COLORS_TO_LOAD
+        for layer, name in [("lake", "raw_{c}_trips"), ("lake", "clean_{c}_trips"),
+                            ("warehouse", "{c}_tripdata"), ("postgres", "{c}_taxi_trips")]
+    ]
+    launched = graphql(url, LAUNCH, {"params": {"assetSelection": assets, "partitionNames": MONTHS}})
+    result = launched["launchPartitionBackfill"]
+    assert result["__typename"] == "LaunchBackfillSuccess", result
+
+    deadline = time.monotonic() + 900
+    while True:
+        backfill = graphql(url, STATUS, {"id": result["backfillId"]})["partitionBackfillOrError"]
+        runs = backfill["runs"]
+        done = all(r["status"] in ("SUCCESS", "FAILURE", "CANCELED") for r in runs)
+        if backfill["status"] != "REQUESTED" and done:
+            break
+        assert time.monotonic() < deadline, backfill
+        time.sleep(3)
+
+    assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), backfill
+    assert len(runs) == len(MONTHS)  # BackfillPolicy.multi_run(1): one run per month, both colors in it
+    assert {r["status"] for r in runs} == {"SUCCESS"}
+    lake = LocalFolder(Path(env["TAXI_DATA_DIR"]) / "lake")
+    warehouse = DuckDBWarehouse(database=str(Path(env["TAXI_DATA_DIR"]) / "warehouse.duckdb"), dataset=WAREHOUSE_SCHEMA)
+    postgres = PostgresResource(host=env["TAXI_PG_HOST"], database=env["TAXI_PG_DB"])
+    for color in COLORS_TO_LOAD:
+        for month in MONTHS:
+            counts = month_counts(color, month, lake, warehouse, postgres)
+            assert counts_agree(counts), (color, month, counts)
