@@ -1,0 +1,73 @@
+"""The UI, as a user drives it: Debian's chromium (through Playwright) opens `dagster dev`,
+finds the yellow job's asset graph, launches one month by clicking, and sees it succeed.
+A screenshot of the finished run is saved to test-artifacts/."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from taxi_pipeline.io_managers.lake import LocalFolder
+from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA
+from taxi_pipeline.resources.postgres import PostgresResource
+from taxi_pipeline.resources.warehouse import DuckDBWarehouse
+from taxi_pipeline.targets import counts_agree, month_counts
+
+from .conftest import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("/usr/bin/chromium is missing: .ci/run installs Debian's chromium")
+        pytest.skip("needs Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _dismiss_first_visit_dialog(page) -> None:
+    skip = page.get_by_role("button", name="Skip")
+    if skip.count():
+        skip.first.click()
+
+
+def test_one_month_launched_by_clicking_in_the_ui_succeeds(dagster_dev, browser):
+    url, env, _ = dagster_dev
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{url}/locations/taxi_pipeline/jobs/yellow_taxi_job")
+    page.wait_for_load_state("networkidle")
+    _dismiss_first_visit_dialog(page)
+
+    # The job's asset graph: its header counts the color's four assets, and the graph
+    # draws the first of them (the rest may lie outside the viewport).
+    page.get_by_text("View 4 assets").wait_for(timeout=30_000)
+    page.get_by_text("raw_yellow_trips", exact=True).first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Materialize all").click()
+    months = page.get_by_placeholder("ex: 2019-01")
+    months.fill("2019-02")
+    months.press("Enter")
+    page.get_by_role("button", name="Launch 1 run").click()
+    page.get_by_text("Launched run").wait_for(timeout=60_000)  # the launch went through
+
+    page.goto(f"{url}/runs")
+    page.get_by_text("partition: 2019-02").first.wait_for(timeout=60_000)
+    page.get_by_text("Success", exact=True).first.wait_for(timeout=300_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui_run_success.png"))
+
+    data = Path(env["TAXI_DATA_DIR"])
+    counts = month_counts(
+        "yellow", "2019-02", LocalFolder(data / "lake"),
+        DuckDBWarehouse(database=str(data / "warehouse.duckdb"), dataset=WAREHOUSE_SCHEMA),
+        PostgresResource(host=env["TAXI_PG_HOST"], database=env["TAXI_PG_DB"]),
+    )
+    assert counts_agree(counts), counts
