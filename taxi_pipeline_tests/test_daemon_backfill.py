@@ -11,7 +11,7 @@ from taxi_pipeline.resources.postgres import PostgresResource
 from taxi_pipeline.resources.warehouse import DuckDBWarehouse
 from taxi_pipeline.targets import counts_agree, month_counts
 
-from .conftest import graphql
+from .conftest import REPO, graphql
 
 MONTHS = ["2019-01", "2019-02", "2019-03"]
 COLORS_TO_LOAD = ["yellow", "green"]
@@ -68,3 +68,26 @@ def test_a_backfill_launched_through_graphql_runs_through_the_daemon(dagster_dev
         for month in MONTHS:
             counts = month_counts(color, month, lake, warehouse, postgres)
             assert counts_agree(counts), (color, month, counts)
+
+
+def test_a_backfill_queued_from_the_cli_is_run_by_the_daemon(dagster_dev):
+    import subprocess
+    import sys
+
+    url, env, _ = dagster_dev
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    subprocess.run(
+        [dagster, "job", "backfill", "-m", "taxi_pipeline", "-j", "fhv_taxi_job",
+         "--partitions", "2019-01,2019-02", "--noprompt"],
+        cwd=REPO, env=env, check=True, capture_output=True,
+    )
+
+    data = Path(env["TAXI_DATA_DIR"])
+    lake = LocalFolder(data / "lake")
+    warehouse = DuckDBWarehouse(database=str(data / "warehouse.duckdb"), dataset=WAREHOUSE_SCHEMA)
+    postgres = PostgresResource(host=env["TAXI_PG_HOST"], database=env["TAXI_PG_DB"])
+    deadline = time.monotonic() + 600
+    for month in ("2019-01", "2019-02"):
+        while not counts_agree(counts := month_counts("fhv", month, lake, warehouse, postgres)):
+            assert time.monotonic() < deadline, (month, counts)
+            time.sleep(3)
