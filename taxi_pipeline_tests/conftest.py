@@ -341,3 +341,20 @@ concurrency:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
     log.close()
+
+
+def dev_month_counts(env: dict, color: str, month: str) -> dict:
+    """A month's rows in every target of a `dagster dev` started by the fixture."""
+    from taxi_pipeline.io_managers.lake import LocalFolder
+    from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA
+    from taxi_pipeline.resources.warehouse import DuckDBWarehouse
+    from taxi_pipeline.targets import month_counts
+
+    data = Path(env["TAXI_DATA_DIR"])
+    return month_counts(
+        color,
+        month,
+        LocalFolder(data / "lake"),
+        DuckDBWarehouse(database=str(data / "warehouse.duckdb"), dataset=WAREHOUSE_SCHEMA),
+        PostgresResource(host=env["TAXI_PG_HOST"], database=env["TAXI_PG_DB"]),
+    )

@@ -5,13 +5,9 @@ instance on a real Postgres, a 3-month backfill of two colors through GraphQL
 import time
 from pathlib import Path
 
-from taxi_pipeline.io_managers.lake import LocalFolder
-from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA
-from taxi_pipeline.resources.postgres import PostgresResource
-from taxi_pipeline.resources.warehouse import DuckDBWarehouse
-from taxi_pipeline.targets import counts_agree, month_counts
+from taxi_pipeline.targets import counts_agree
 
-from .conftest import REPO, graphql
+from .conftest import REPO, dev_month_counts, graphql
 
 MONTHS = ["2019-01", "2019-02", "2019-03"]
 COLORS_TO_LOAD = ["yellow", "green"]
@@ -61,12 +57,9 @@ def test_a_backfill_launched_through_graphql_runs_through_the_daemon(dagster_dev
     assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), backfill
     assert len(runs) == len(MONTHS)  # BackfillPolicy.multi_run(1): one run per month, both colors in it
     assert {r["status"] for r in runs} == {"SUCCESS"}
-    lake = LocalFolder(Path(env["TAXI_DATA_DIR"]) / "lake")
-    warehouse = DuckDBWarehouse(database=str(Path(env["TAXI_DATA_DIR"]) / "warehouse.duckdb"), dataset=WAREHOUSE_SCHEMA)
-    postgres = PostgresResource(host=env["TAXI_PG_HOST"], database=env["TAXI_PG_DB"])
     for color in COLORS_TO_LOAD:
         for month in MONTHS:
-            counts = month_counts(color, month, lake, warehouse, postgres)
+            counts = dev_month_counts(env, color, month)
             assert counts_agree(counts), (color, month, counts)
 
 
@@ -82,12 +75,8 @@ def test_a_backfill_queued_from_the_cli_is_run_by_the_daemon(dagster_dev):
         cwd=REPO, env=env, check=True, capture_output=True,
     )
 
-    data = Path(env["TAXI_DATA_DIR"])
-    lake = LocalFolder(data / "lake")
-    warehouse = DuckDBWarehouse(database=str(data / "warehouse.duckdb"), dataset=WAREHOUSE_SCHEMA)
-    postgres = PostgresResource(host=env["TAXI_PG_HOST"], database=env["TAXI_PG_DB"])
     deadline = time.monotonic() + 600
     for month in ("2019-01", "2019-02"):
-        while not counts_agree(counts := month_counts("fhv", month, lake, warehouse, postgres)):
+        while not counts_agree(counts := dev_month_counts(env, "fhv", month)):
             assert time.monotonic() < deadline, (month, counts)
             time.sleep(3)

@@ -7,13 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from taxi_pipeline.io_managers.lake import LocalFolder
-from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA
-from taxi_pipeline.resources.postgres import PostgresResource
-from taxi_pipeline.resources.warehouse import DuckDBWarehouse
-from taxi_pipeline.targets import counts_agree, month_counts
+from taxi_pipeline.targets import counts_agree
 
-from .conftest import REPO
+from .conftest import REPO, dev_month_counts
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts"
@@ -64,10 +60,5 @@ def test_one_month_launched_by_clicking_in_the_ui_succeeds(dagster_dev, browser)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "ui_run_success.png"))
 
-    data = Path(env["TAXI_DATA_DIR"])
-    counts = month_counts(
-        "yellow", "2019-02", LocalFolder(data / "lake"),
-        DuckDBWarehouse(database=str(data / "warehouse.duckdb"), dataset=WAREHOUSE_SCHEMA),
-        PostgresResource(host=env["TAXI_PG_HOST"], database=env["TAXI_PG_DB"]),
-    )
+    counts = dev_month_counts(env, "yellow", "2019-02")
     assert counts_agree(counts), counts
