@@ -6,6 +6,7 @@ reconciliation check and the report query the same engine the IO manager wrote t
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from dagster import ConfigurableResource
@@ -31,7 +32,7 @@ class DuckDBWarehouse(WarehouseResource):
 
         if not Path(self.database).exists():
             return None
-        with duckdb.connect(self.database, read_only=True) as conn:
+        with _connect_when_free(self.database) as conn:
             try:
                 return conn.execute(
                     f"SELECT count(*) FROM {self.dataset}.{table} WHERE {SOURCE_MONTH_COLUMN} = ?",
@@ -39,6 +40,23 @@ class DuckDBWarehouse(WarehouseResource):
                 ).fetchone()[0]
             except duckdb.CatalogException:
                 return None
+
+
+def _connect_when_free(database: str, attempts: int = 30):
+    """A read-only DuckDB connection, waiting while another process writes the file.
+
+    DuckDB lets one process write a file and no other process open it meanwhile, so a
+    check or report running beside another month's warehouse load waits its turn.
+    """
+    import duckdb
+
+    for attempt in range(attempts):
+        try:
+            return duckdb.connect(database, read_only=True)
+        except duckdb.IOException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(min(0.1 * 2**attempt, 2.0))
 
 
 class BigQueryWarehouse(WarehouseResource):
