@@ -69,10 +69,6 @@ class TaxiColor:
         fields.append(pa.field(SOURCE_MONTH_COLUMN, TIMESTAMP, nullable=False))
         return pa.schema(fields)
 
-    @property
-    def datetime_columns(self) -> tuple[str, str]:
-        return (self.pickup_column, self.dropoff_column)
-
 
 def _id(name: str, description: str, type_: pa.DataType = pa.int16()) -> Column:
     return Column(name, type_, description)
