@@ -286,6 +286,17 @@ def _create_database(socket_dir: Path, name: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def _kill_processes_of(dagster_home: Path) -> None:
+    import psutil
+
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("DAGSTER_HOME") == str(dagster_home):
+                proc.kill()
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
+
+
 @pytest.fixture
 def dagster_dev(tmp_path, http_mirror, embedded_postgres_dir):
     """`dagster dev` on a free port, its instance and the data in the session's PostgreSQL."""
@@ -340,6 +351,7 @@ concurrency:
         process.wait(30)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+    _kill_processes_of(home)  # code servers that dagster dev started in sessions of their own
     log.close()
 
 
