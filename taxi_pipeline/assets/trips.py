@@ -27,7 +27,7 @@ from taxi_pipeline.io_managers.postgres import PICKUP_COLUMN_KEY, SOURCE_FILE_KE
 from taxi_pipeline.io_managers.warehouse import PARTITION_EXPR_KEY
 from taxi_pipeline.partitions import month_start, monthly_partitions
 from taxi_pipeline.policies import DOWNLOAD_POOL, ONE_MONTH_PER_RUN, TRANSIENT_RETRY, permanent
-from taxi_pipeline.resources.environments import WAREHOUSE_KINDS, environment_name
+from taxi_pipeline.resources.environments import warehouse_kind
 from taxi_pipeline.resources.source import SourceFileCorrupt, SourceFileMissing, TaxiSourceResource
 
 PASSENGER_COUNT = "passenger_count"
@@ -164,7 +164,7 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
             PARTITION_EXPR_KEY: SOURCE_MONTH_COLUMN,
             "dagster/column_schema": color_table_schema(color),
         },
-        kinds={WAREHOUSE_KINDS.get(environment_name(), "duckdb")},
+        kinds={warehouse_kind()},
         description=f"Warehouse table {name}_tripdata; a month is replaced by its source_month.",
         retry_policy=TRANSIENT_RETRY,
         **common,

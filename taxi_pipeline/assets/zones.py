@@ -13,7 +13,7 @@ from dagster import AssetIn, MetadataValue, Output, asset
 from taxi_pipeline.assets.scratch import scratch_file
 from taxi_pipeline.assets.trips import PANDAS_TYPES, table_schema
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
-from taxi_pipeline.resources.environments import WAREHOUSE_KINDS, environment_name
+from taxi_pipeline.resources.environments import warehouse_kind
 from taxi_pipeline.resources.source import TaxiSourceResource
 
 ZONE_SOURCE_PATH = "misc/taxi_zone_lookup.csv"
@@ -61,7 +61,7 @@ def raw_taxi_zone_lookup(source: TaxiSourceResource) -> Output[Path]:
     group_name=GROUP,
     ins={"raw": AssetIn(key=raw_taxi_zone_lookup.key)},
     io_manager_key="warehouse_io_manager",
-    kinds={WAREHOUSE_KINDS.get(environment_name(), "duckdb")},
+    kinds={warehouse_kind()},
     metadata={"dagster/column_schema": table_schema(ZONE_SCHEMA)},
 )
 def taxi_zone_lookup(raw: Path) -> pd.DataFrame:

@@ -109,6 +109,11 @@ def environment_name() -> str:
     return os.environ.get("TAXI_PIPELINE_ENV") or DEFAULT_ENV
 
 
+def warehouse_kind() -> str:
+    """The warehouse engine's kind tag for the UI: duckdb locally, bigquery on GCP."""
+    return WAREHOUSE_KINDS.get(environment_name(), "duckdb")
+
+
 def resources_for_environment(name: str | None = None) -> dict[str, Any]:
     name = name or environment_name()
     if name not in ENVIRONMENTS:
