@@ -178,7 +178,7 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
         io_manager_key="postgres_io_manager",
         metadata={
             PICKUP_COLUMN_KEY: color.pickup_column,
-            SOURCE_FILE_KEY: color.file_name("{month}"),
+            SOURCE_FILE_KEY: color.file_label("{month}"),
             "dagster/column_schema": color_table_schema(color),
         },
         kinds={"postgres"},

@@ -41,7 +41,8 @@ from taxi_pipeline.resources.postgres import PostgresConfigError, PostgresResour
 PG_SCHEMA = "public"
 PICKUP_COLUMN_KEY = "pickup_column"
 SOURCE_FILE_KEY = "source_file"
-"""Asset metadata: the source file's name template, so load errors can name its line."""
+"""Asset metadata: how to name the source file (`{month}` is the partition key), so load
+errors can name its line."""
 
 _PG_TYPES = {
     pa.int16(): "smallint",
@@ -115,8 +116,6 @@ class PostgresTableIOManager(ConfigurableIOManager):
         partition = context.asset_partition_key if context.has_asset_partitions else None
         metadata = context.definition_metadata
         label = metadata.get(SOURCE_FILE_KEY, table).format(month=partition)
-        if partition:
-            label += f" (partition {partition})"
         context.log.info(f"Loading {label} into {table} in {self.postgres.describe()}")
         with self._connect() as conn:
             try:
