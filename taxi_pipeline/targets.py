@@ -16,6 +16,7 @@ from taxi_pipeline.colors import COLORS, SOURCE_MONTH_COLUMN
 from taxi_pipeline.io_managers.lake import LakeStorage
 from taxi_pipeline.partitions import month_start
 from taxi_pipeline.resources.postgres import PostgresResource
+from taxi_pipeline.resources.source import count_lines
 from taxi_pipeline.resources.warehouse import WarehouseResource
 
 TARGETS = ("raw csv.gz", "clean parquet", "warehouse", "postgres")
@@ -24,7 +25,7 @@ TARGETS = ("raw csv.gz", "clean parquet", "warehouse", "postgres")
 def csv_gz_rows(path: Path) -> int:
     """Data rows of a csv.gz with a header line."""
     with gzip.open(path, "rb") as f:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b"")) - 1
+        return count_lines(f) - 1
 
 
 def parquet_rows(path: Path) -> int:

@@ -167,9 +167,14 @@ class GzipVerifier:
         return self.lines
 
 
+def count_lines(binary_file) -> int:
+    """Line ends in an open binary file, read in chunks (never whole into memory)."""
+    return sum(chunk.count(b"\n") for chunk in iter(lambda: binary_file.read(CHUNK_BYTES), b""))
+
+
 def _count_lines(path: Path) -> int:
     with open(path, "rb") as f:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(CHUNK_BYTES), b""))
+        return count_lines(f)
 
 
 def _human(content_length: str | None) -> str:
