@@ -3,7 +3,6 @@
 from pathlib import Path
 from typing import NamedTuple
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import (
@@ -32,13 +31,6 @@ from taxi_pipeline.resources.source import SourceFileCorrupt, SourceFileMissing,
 
 PASSENGER_COUNT = "passenger_count"
 
-PANDAS_TYPES = {
-    pa.int16(): pd.Int16Dtype(),
-    pa.int32(): pd.Int32Dtype(),
-    pa.int64(): pd.Int64Dtype(),
-    pa.string(): pd.StringDtype(),
-}
-"""Nullable pandas types: an empty integer stays null instead of turning the column float."""
 
 
 def table_schema(schema: pa.Schema, descriptions: dict[str, str] | None = None) -> TableSchema:
@@ -60,10 +52,6 @@ def color_table_schema(color: TaxiColor) -> TableSchema:
 def preview_markdown(path: Path, rows: int = 5) -> MetadataValue:
     head = pq.ParquetFile(path).read_row_group(0).slice(0, rows)
     return MetadataValue.md(head.to_pandas().to_markdown(index=False))
-
-
-def read_trips_frame(path: Path) -> pd.DataFrame:
-    return pq.read_table(path).to_pandas(types_mapper=PANDAS_TYPES.get)
 
 
 def stream_parquet(path: Path) -> pa.RecordBatchReader:
@@ -169,8 +157,8 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
         retry_policy=TRANSIENT_RETRY,
         **common,
     )
-    def warehouse_table(clean: Path) -> pd.DataFrame:
-        return read_trips_frame(clean)
+    def warehouse_table(clean: Path) -> pa.RecordBatchReader:
+        return stream_parquet(clean)
 
     @asset(
         key=keys.postgres,

@@ -11,8 +11,9 @@ import pyarrow.csv as pacsv
 from dagster import AssetIn, MetadataValue, Output, asset
 
 from taxi_pipeline.assets.scratch import scratch_file
-from taxi_pipeline.assets.trips import PANDAS_TYPES, table_schema
+from taxi_pipeline.assets.trips import table_schema
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
+from taxi_pipeline.io_managers.warehouse import PANDAS_TYPES
 from taxi_pipeline.resources.environments import warehouse_kind
 from taxi_pipeline.resources.source import TaxiSourceResource
 

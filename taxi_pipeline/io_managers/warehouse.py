@@ -1,6 +1,10 @@
-"""The warehouse: DuckDB locally (dagster-duckdb-pandas), BigQuery on GCP (dagster-gcp-pandas).
+"""The warehouse: DuckDB locally (dagster-duckdb), BigQuery on GCP (dagster-gcp-pandas).
 
-Both replace a month by its `partition_expr` (`source_month`). Dagster's DuckDB IO
+Both replace a month by its `partition_expr` (`source_month`). A trip month arrives as
+an Arrow record-batch stream read from the clean parquet: DuckDB inserts it batch by
+batch, so a month never sits in memory whole (a 7.5M-row month as a DataFrame is GBs);
+BigQuery gets it as one nullable-typed DataFrame, which is what dagster-gcp-pandas loads.
+Small tables (the zones) are plain DataFrames in both. Dagster's DuckDB IO
 manager deletes a partition's rows and then inserts the new ones as two autocommitted
 statements, so a failed insert would leave the month empty; our DuckDB client wraps each
 connection in a transaction so a month is replaced whole or not at all.
@@ -11,16 +15,70 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import contextmanager
 
-from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler
+import pandas as pd
+import pyarrow as pa
+from dagster._core.definitions.metadata import TableMetadataSet
+from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 from dagster_gcp.bigquery.io_manager import BigQueryClient
-from dagster_gcp_pandas import BigQueryPandasIOManager
+from dagster_gcp_pandas import BigQueryPandasIOManager, BigQueryPandasTypeHandler
 
 from taxi_pipeline.resources.gcp import GcpCredentialsResource
 
 WAREHOUSE_SCHEMA = "trips_data_all"
 PARTITION_EXPR_KEY = "partition_expr"
+
+PANDAS_TYPES = {
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.string(): pd.StringDtype(),
+}
+"""Nullable pandas types: an empty integer stays null instead of turning the column float."""
+
+
+def _row_count_metadata(context, rows: int, storage_kind: str) -> TableMetadataSet:
+    if context.has_partition_key:
+        return TableMetadataSet(partition_row_count=rows, storage_kind=storage_kind)
+    return TableMetadataSet(row_count=rows, storage_kind=storage_kind)
+
+
+class DuckDBArrowStreamTypeHandler(DbTypeHandler[pa.RecordBatchReader]):
+    """Inserts an Arrow stream batch by batch; the table is created from its schema."""
+
+    def handle_output(self, context, table_slice: TableSlice, obj: pa.RecordBatchReader, connection):
+        table = f"{table_slice.schema}.{table_slice.table}"
+        connection.register("taxi_month_schema", obj.schema.empty_table())
+        connection.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM taxi_month_schema")
+        connection.unregister("taxi_month_schema")
+        connection.register("taxi_month_batches", obj)
+        (rows,) = connection.execute(f"INSERT INTO {table} SELECT * FROM taxi_month_batches").fetchone()
+        connection.unregister("taxi_month_batches")
+        context.add_output_metadata(dict(_row_count_metadata(context, rows, "duckdb")))
+
+    def load_input(self, context, table_slice: TableSlice, connection) -> pa.RecordBatchReader:
+        return connection.execute(DuckDbClient.get_select_statement(table_slice)).fetch_record_batch()
+
+    @property
+    def supported_types(self):
+        return [pa.RecordBatchReader]
+
+
+class BigQueryArrowStreamTypeHandler(DbTypeHandler[pa.RecordBatchReader]):
+    """Hands the stream to dagster-gcp-pandas as one DataFrame with nullable types."""
+
+    def handle_output(self, context, table_slice: TableSlice, obj: pa.RecordBatchReader, connection):
+        frame = obj.read_pandas(types_mapper=PANDAS_TYPES.get)
+        BigQueryPandasTypeHandler().handle_output(context, table_slice, frame, connection)
+
+    def load_input(self, context, table_slice: TableSlice, connection) -> pa.RecordBatchReader:
+        frame = BigQueryPandasTypeHandler().load_input(context, table_slice, connection)
+        return pa.Table.from_pandas(frame, preserve_index=False).to_reader()
+
+    @property
+    def supported_types(self):
+        return [pa.RecordBatchReader]
 
 
 class TransactionalDuckDbClient(DuckDbClient):
@@ -49,11 +107,11 @@ class TransactionalDuckDbClient(DuckDbClient):
 
 
 class WarehouseIOManager(DuckDBPandasIOManager):
-    """pandas DataFrames in a DuckDB file; `partition_expr` metadata names the month column."""
+    """Arrow streams and DataFrames in a DuckDB file; `partition_expr` names the month column."""
 
     @staticmethod
     def type_handlers() -> Sequence[DbTypeHandler]:
-        return [DuckDBPandasTypeHandler()]
+        return [DuckDBArrowStreamTypeHandler(), DuckDBPandasTypeHandler()]
 
     def create_io_manager(self, context) -> DbIOManager:
         return DbIOManager(
@@ -94,13 +152,17 @@ class GcpBigQueryClient(BigQueryClient):
 
 
 class BigQueryWarehouseIOManager(BigQueryPandasIOManager):
-    """pandas DataFrames in BigQuery; `partition_expr` replaces a month by DELETE + load.
+    """Arrow streams (as DataFrames) and DataFrames in BigQuery; `partition_expr` replaces a month by DELETE + load.
 
     BigQuery's pandas loader upper-cases column names (`VENDORID`, `SOURCE_MONTH`);
     BigQuery resolves names case-insensitively, so queries may use the release's names.
     """
 
     gcp: GcpCredentialsResource
+
+    @staticmethod
+    def type_handlers() -> Sequence[DbTypeHandler]:
+        return [BigQueryArrowStreamTypeHandler(), BigQueryPandasTypeHandler()]
 
     def create_io_manager(self, context) -> DbIOManager:
         return DbIOManager(
