@@ -50,10 +50,20 @@ def _month_bounds(partition_key: str):
     return window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
 
 
-def _share_warning(name: str, flags, threshold: float) -> AssetCheckResult:
-    """WARN when the share of rows flagged true is above `threshold`; the count is metadata."""
-    count = pc.sum(flags).as_py() or 0
-    share = count / len(flags) if len(flags) else 0.0
+def _count_flagged(clean: Path, column: str, flag) -> tuple[int, int]:
+    """(rows, rows where `flag(values)` is true) of one column, a row group at a time, so a
+    check's memory does not grow with the month."""
+    rows = flagged = 0
+    for batch in pq.ParquetFile(clean).iter_batches(columns=[column]):
+        values = batch.column(0)
+        rows += len(values)
+        flagged += pc.sum(flag(values)).as_py() or 0
+    return rows, flagged
+
+
+def _share_warning(name: str, rows: int, count: int, threshold: float) -> AssetCheckResult:
+    """WARN when the share of rows flagged is above `threshold`; the count is metadata."""
+    share = count / rows if rows else 0.0
     return AssetCheckResult(
         passed=share <= threshold,
         severity=AssetCheckSeverity.WARN,
@@ -82,16 +92,19 @@ def build_trip_checks(color: TaxiColor) -> list[AssetChecksDefinition]:
                  partitions_def=monthly_partitions)
     def pickup_never_null(clean: Path) -> AssetCheckResult:
         """Every trip has a pickup time."""
-        nulls = pq.read_table(clean, columns=[color.pickup_column]).column(0).null_count
+        _, nulls = _count_flagged(clean, color.pickup_column, pc.is_null)
         return AssetCheckResult(passed=nulls == 0, metadata={"null_pickups": nulls})
 
     @asset_check(asset=keys.clean, name="pickups_in_month", partitions_def=monthly_partitions)
     def pickups_in_month(context: AssetCheckExecutionContext, clean: Path) -> AssetCheckResult:
         """Warns when more than 1% of pickups fall outside the file's month."""
         start, end = _month_bounds(context.partition_key)
-        pickups = pq.read_table(clean, columns=[color.pickup_column]).column(0)
-        outside = pc.or_(pc.less(pickups, start), pc.greater_equal(pickups, end))
-        return _share_warning("pickups_outside_month", outside, PICKUPS_OUTSIDE_MONTH_WARN_SHARE)
+        rows, outside = _count_flagged(
+            clean,
+            color.pickup_column,
+            lambda pickups: pc.or_(pc.less(pickups, start), pc.greater_equal(pickups, end)),
+        )
+        return _share_warning("pickups_outside_month", rows, outside, PICKUPS_OUTSIDE_MONTH_WARN_SHARE)
 
     checks += [schema_is_canonical, pickup_never_null, pickups_in_month]
 
@@ -101,8 +114,8 @@ def build_trip_checks(color: TaxiColor) -> list[AssetChecksDefinition]:
                      partitions_def=monthly_partitions)
         def negative_total_amount(clean: Path) -> AssetCheckResult:
             """Warns when more than 2% of trips have a negative total_amount."""
-            totals = pq.read_table(clean, columns=[TOTAL_AMOUNT]).column(0)
-            return _share_warning("negative_total_amount", pc.less(totals, 0), NEGATIVE_TOTAL_WARN_SHARE)
+            rows, negative = _count_flagged(clean, TOTAL_AMOUNT, lambda totals: pc.less(totals, 0))
+            return _share_warning("negative_total_amount", rows, negative, NEGATIVE_TOTAL_WARN_SHARE)
 
         checks.append(negative_total_amount)
 

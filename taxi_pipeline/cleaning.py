@@ -21,8 +21,13 @@ import pyarrow.parquet as pq
 
 from taxi_pipeline.colors import TIMESTAMP, TaxiColor
 
-CSV_BLOCK_BYTES = 16 << 20
+# 1 MiB of CSV per batch (~9,000 yellow rows): measured on a 1.37M-row month, 16 MiB blocks
+# cost 244 MB of memory above the imports to read the file and 1 MiB blocks 84 MB, at the
+# same speed. Parquet row groups are gathered from those batches to PARQUET_ROW_GROUP_ROWS.
+CSV_BLOCK_BYTES = 1 << 20
 PARQUET_COMPRESSION = "zstd"
+PARQUET_COMPRESSION_LEVEL = 3  # 1.37M rows: 15.7 MiB, as small as gzip's 15.1 at 1/7 the write time
+PARQUET_ROW_GROUP_ROWS = 128 * 1024
 
 
 class BadTripFile(ValueError):
@@ -104,9 +109,22 @@ def write_clean_parquet(
 ) -> CleanResult:
     """Stream `src` into a parquet file at `dest` with exactly `color.schema`."""
     result = CleanResult()
-    with pq.ParquetWriter(dest, color.schema, compression=PARQUET_COMPRESSION) as writer:
+    pending: list[pa.RecordBatch] = []
+    with pq.ParquetWriter(
+        dest, color.schema, compression=PARQUET_COMPRESSION, compression_level=PARQUET_COMPRESSION_LEVEL
+    ) as writer:
+
+        def flush() -> None:
+            rows = sum(b.num_rows for b in pending)
+            writer.write_table(pa.Table.from_batches(pending, color.schema), row_group_size=rows)
+            pending.clear()
+
         for batch in canonical_batches(src, color, source_month, label, result):
-            writer.write_batch(batch)
+            pending.append(batch)
+            if sum(b.num_rows for b in pending) >= PARQUET_ROW_GROUP_ROWS:
+                flush()
+        if pending:
+            flush()
     return result
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from taxi_pipeline.assets import all_assets
 from taxi_pipeline.checks import all_checks
@@ -20,6 +20,7 @@ def build_definitions(environment: str | None = None) -> Definitions:
         schedules=color_schedules,
         sensors=all_sensors,
         resources=resources_for_environment(environment),
+        executor=in_process_executor,  # why: jobs.py
     )
 
 

@@ -110,3 +110,28 @@ def test_any_well_formed_month_loads_everywhere_and_reconciles(taxi_env, rows):
     assert taxi_env.warehouse_month("yellow", "2020-02") == (len(rows),)
     keys = trip_asset_keys(COLORS["yellow"])
     assert {m.asset_key for m in result.get_asset_materialization_events()} == set(keys)
+
+
+def test_a_long_month_streams_into_row_groups_of_the_configured_size(tmp_path):
+    """Many small CSV batches are gathered into full row groups; every row arrives in order."""
+    from taxi_pipeline.cleaning import PARQUET_ROW_GROUP_ROWS
+    from taxi_pipeline_tests.conftest import SAMPLE_MIRROR
+
+    sample = gzip.decompress((SAMPLE_MIRROR / "yellow" / "yellow_tripdata_2021-01.csv.gz").read_bytes())
+    header, body = sample.split(b"\n", 1)
+    copies = 5 * PARQUET_ROW_GROUP_ROWS // (2 * body.count(b"\n")) + 1  # two and a half row groups
+    src = tmp_path / "yellow_tripdata_2021-01.csv.gz"
+    src.write_bytes(gzip.compress(header + b"\n" + body * copies, compresslevel=1))
+
+    result = write_clean_parquet(src, tmp_path / "out.parquet", COLORS["yellow"],
+                                 month_start("2021-01"), "long month")
+
+    meta = pq.ParquetFile(tmp_path / "out.parquet").metadata
+    groups = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    rows = body.count(b"\n") * copies
+    assert result.rows == meta.num_rows == sum(groups) == rows
+    assert len(groups) == 3 and all(g >= PARQUET_ROW_GROUP_ROWS for g in groups[:-1])
+    # Row order is the file's: the sample's rows, copy after copy.
+    stored = pq.read_table(tmp_path / "out.parquet", columns=["tpep_pickup_datetime"]).column(0)
+    per_copy = body.count(b"\n")
+    assert stored.slice(0, per_copy).equals(stored.slice(per_copy * (copies - 1), per_copy))
