@@ -2,9 +2,14 @@
 
 import hashlib
 
+import pyarrow as pa
 import pyarrow.parquet as pq
+from dagster import asset, materialize
 
-from taxi_pipeline.colors import COLORS
+from taxi_pipeline.assets.trips import trip_asset_keys
+from taxi_pipeline.colors import COLORS, SOURCE_MONTH_COLUMN
+from taxi_pipeline.io_managers.warehouse import PARTITION_EXPR_KEY
+from taxi_pipeline.partitions import monthly_partitions
 
 from .conftest import shared_file
 
@@ -144,3 +149,29 @@ def test_the_clean_month_describes_itself_in_metadata(taxi_env):
     assert meta["max_pickup"].startswith("2020-01-31")
     assert [c.name for c in meta["dagster/column_schema"].columns] == COLORS["yellow"].schema.names
     assert meta["preview"].splitlines()[0].startswith("|   VendorID |")
+
+
+def test_a_warehouse_stream_that_breaks_midway_keeps_the_previous_month(taxi_env):
+    """The month streams into DuckDB inside one transaction: a source that fails after
+    some batches went in (a lost connection to the lake) leaves the old month whole."""
+    assert taxi_env.materialize("yellow", "2021-01").success
+    before = taxi_env.warehouse_month("yellow", "2021-01", "count(*), round(sum(total_amount), 2)")
+    clean = pq.ParquetFile(taxi_env.lake_file("clean", "yellow", "2021-01"))
+
+    def first_batches_then_failure():
+        batches = clean.iter_batches(batch_size=5000)
+        yield next(batches)
+        yield next(batches)
+        raise OSError("connection to the lake lost")
+
+    @asset(key=trip_asset_keys(COLORS["yellow"]).warehouse, partitions_def=monthly_partitions,
+           io_manager_key="warehouse_io_manager", metadata={PARTITION_EXPR_KEY: SOURCE_MONTH_COLUMN})
+    def broken_stream() -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(clean.schema_arrow, first_batches_then_failure())
+
+    result = materialize([broken_stream], partition_key="2021-01", raise_on_error=False,
+                         resources={"warehouse_io_manager": taxi_env.resources["warehouse_io_manager"]})
+
+    assert not result.success
+    assert "connection to the lake lost" in taxi_env.failure_text(result)
+    assert taxi_env.warehouse_month("yellow", "2021-01", "count(*), round(sum(total_amount), 2)") == before

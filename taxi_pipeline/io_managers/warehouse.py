@@ -102,6 +102,10 @@ class TransactionalDuckDbClient(DuckDbClient):
                 yield conn
             except BaseException:
                 conn.rollback()
+                # dagster-duckdb closes the connection only on success; left open, it keeps
+                # the file and refuses this process's next connection with another config
+                # (the checks' read-only one, or a retry after a different step).
+                conn.close()
                 raise
             conn.commit()
 
