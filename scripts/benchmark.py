@@ -101,11 +101,12 @@ class PeakRss:
         return self.peak / 2**20
 
 
-def run_measured(command: list[str], env: dict, log: Path) -> tuple[float, float]:
-    """Run a command; its wall seconds and the peak RSS (MB) of its largest process."""
+def run_measured(command: list[str], env: dict, log: Path, stderr=subprocess.STDOUT) -> tuple[float, float]:
+    """Run a command, its output appended to `log`; its wall seconds and the peak RSS (MB)
+    of its largest process."""
     started = time.monotonic()
     with open(log, "ab") as out:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=stderr)
     peak = PeakRss(process.pid)
     code = process.wait()
     seconds, rss = time.monotonic() - started, peak.stop()
@@ -189,16 +190,13 @@ def seeds_child(url: str, conninfo: str, tmp: str) -> None:
     print(json.dumps({"steps": steps, "parquet_bytes": parquet.stat().st_size}))
 
 
-def run_seeds(url: str, conninfo: str, tmp: Path, log: Path) -> tuple[list[dict], int, float]:
+def run_seeds(url: str, conninfo: str, tmp: Path) -> tuple[list[dict], int, float]:
+    """The seeds' process; its progress goes to the terminal, its JSON result to a file."""
     out = tmp / "seeds.json"
     command = [sys.executable, __file__, "--seeds-child", url, conninfo, str(tmp)]
-    with open(out, "wb") as stdout:
-        process = subprocess.Popen(command, cwd=REPO, stdout=stdout, stderr=None)
-    peak = PeakRss(process.pid)
-    if process.wait() != 0:
-        sys.exit("the seeds' way failed")
+    _, rss = run_measured(command, dict(os.environ), out, stderr=None)
     result = json.loads(out.read_text().strip().splitlines()[-1])
-    return result["steps"], result["parquet_bytes"], peak.stop()
+    return result["steps"], result["parquet_bytes"], rss
 
 
 # --- one month, both ways ------------------------------------------------------------------
@@ -249,7 +247,7 @@ def benchmark(rows: int, month: str, tmp: Path) -> dict:
         parquet = next((data / "lake").rglob("*.parquet"))
         print("(b) seeds, one pandas process", flush=True)
         url = f"http://127.0.0.1:{port}/yellow/{csv_gz.name}"
-        seeds, seeds_parquet, seeds_rss = run_seeds(url, postgres._conninfo(postgres.database), tmp, log)
+        seeds, seeds_parquet, seeds_rss = run_seeds(url, postgres._conninfo(postgres.database), tmp)
         with postgres.connect() as conn:
             loaded = conn.execute("SELECT count(*) FROM yellow_taxi_trips").fetchone()[0]
             seeded = conn.execute("SELECT count(*) FROM yellow_taxi_data_seeds").fetchone()[0]

@@ -110,21 +110,18 @@ def write_clean_parquet(
     """Stream `src` into a parquet file at `dest` with exactly `color.schema`."""
     result = CleanResult()
     pending: list[pa.RecordBatch] = []
+    pending_rows = 0
     with pq.ParquetWriter(
         dest, color.schema, compression=PARQUET_COMPRESSION, compression_level=PARQUET_COMPRESSION_LEVEL
     ) as writer:
-
-        def flush() -> None:
-            rows = sum(b.num_rows for b in pending)
-            writer.write_table(pa.Table.from_batches(pending, color.schema), row_group_size=rows)
-            pending.clear()
-
         for batch in canonical_batches(src, color, source_month, label, result):
             pending.append(batch)
-            if sum(b.num_rows for b in pending) >= PARQUET_ROW_GROUP_ROWS:
-                flush()
+            pending_rows += batch.num_rows
+            if pending_rows >= PARQUET_ROW_GROUP_ROWS:
+                writer.write_table(pa.Table.from_batches(pending), row_group_size=pending_rows)
+                pending, pending_rows = [], 0
         if pending:
-            flush()
+            writer.write_table(pa.Table.from_batches(pending), row_group_size=pending_rows)
     return result
 
 

@@ -222,7 +222,7 @@ def test_the_compose_stack_wires_the_instance_workspace_and_run_containers_toget
     daemon_env = services["daemon"]["environment"]
     # Every variable a run container gets comes from the daemon's environment.
     assert set(launcher["env_vars"]) <= set(daemon_env)
-    assert daemon_env["TAXI_DOCKER_NETWORK"] in compose["networks"]["taxi_pipeline"]["name"]
+    assert daemon_env["TAXI_DOCKER_NETWORK"] == compose["networks"]["taxi_pipeline"]["name"]
     volume = launcher["container_kwargs"]["volumes"][0].split(":")[0]
     assert compose["volumes"][volume]["name"] == volume
     # The code server's image is the image run containers start from.

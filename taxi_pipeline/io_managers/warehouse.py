@@ -4,10 +4,11 @@ Both replace a month by its `partition_expr` (`source_month`). A trip month arri
 an Arrow record-batch stream read from the clean parquet: DuckDB inserts it batch by
 batch, so a month never sits in memory whole (a 7.5M-row month as a DataFrame is GBs);
 BigQuery gets it as one nullable-typed DataFrame, which is what dagster-gcp-pandas loads.
-Small tables (the zones) are plain DataFrames in both. Dagster's DuckDB IO
-manager deletes a partition's rows and then inserts the new ones as two autocommitted
-statements, so a failed insert would leave the month empty; our DuckDB client wraps each
-connection in a transaction so a month is replaced whole or not at all.
+Small tables (the zones) are plain DataFrames in both.
+
+Dagster's DuckDB IO manager deletes a partition's rows and then inserts the new ones as
+two autocommitted statements, so a failed insert would leave the month empty; our DuckDB
+client wraps each connection in a transaction so a month is replaced whole or not at all.
 """
 
 from __future__ import annotations
