@@ -1,10 +1,10 @@
-"""Rebuild taxi_pipeline/sample_mirror from the real rows in ../shared/data/tlc.
+"""Rebuild taxi_pipeline/sample_mirror from the real rows in taxi_pipeline_tests/data.
 
 The mirror is laid out like the nyc-tlc-data release so the default pipeline runs with
 no network: `{color}/{color}_tripdata_{YYYY-MM}.csv.gz` and `misc/taxi_zone_lookup.csv`.
 Cut-off last lines are dropped; gzip timestamps are zeroed so rebuilding is reproducible.
 
-    python scripts/build_sample_mirror.py [../shared/data/tlc]
+    python scripts/build_sample_mirror.py [folder of real rows, default taxi_pipeline_tests/data]
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import shutil
 import sys
 from pathlib import Path
 
-MIRROR = Path(__file__).resolve().parents[1] / "taxi_pipeline" / "sample_mirror"
+REPO = Path(__file__).resolve().parents[1]
+MIRROR = REPO / "taxi_pipeline" / "sample_mirror"
+REAL_ROWS = REPO / "taxi_pipeline_tests" / "data"
 
 
 def whole_lines(data: bytes) -> bytes:
@@ -43,4 +45,4 @@ def main(tlc: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/tlc"))
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else REAL_ROWS)

@@ -35,13 +35,13 @@ from taxi_pipeline_tests.services import resources_with_postgres, stop_embedded
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_MIRROR = REPO / "taxi_pipeline" / "sample_mirror"
-SHARED_TLC = REPO.parent / "shared" / "data" / "tlc"
+TEST_DATA = Path(__file__).resolve().with_name("data")  # real rows, see data/README.md
 
 
-def shared_file(name: str) -> Path:
-    path = SHARED_TLC / name
+def data_file(name: str) -> Path:
+    path = TEST_DATA / name
     if not path.exists():
-        pytest.fail(f"{path} is missing: the tests need ../shared/data/tlc beside the repo")
+        pytest.fail(f"{path} is missing: taxi_pipeline_tests/data/README.md lists the files")
     return path
 
 

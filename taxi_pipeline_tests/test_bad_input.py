@@ -7,7 +7,7 @@ import gzip
 
 import pytest
 
-from .conftest import shared_file
+from .conftest import data_file
 
 
 def _rewrite(taxi_env, month: str, edit) -> None:
@@ -91,7 +91,7 @@ def test_an_empty_file_fails_naming_it(taxi_env):
 
 
 def test_the_real_cut_off_sample_writes_nothing(taxi_env):
-    taxi_env.mirror.put("yellow", "2021-01", shared_file("yellow_tripdata_2021-01.head.csv.gz").read_bytes())
+    taxi_env.mirror.put("yellow", "2021-01", data_file("yellow_tripdata_2021-01.head.csv.gz").read_bytes())
 
     result = taxi_env.materialize("yellow", "2021-01", raise_on_error=False)
 

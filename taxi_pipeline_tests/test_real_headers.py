@@ -10,9 +10,9 @@ from taxi_pipeline.cleaning import write_clean_parquet
 from taxi_pipeline.colors import COLORS
 from taxi_pipeline.partitions import month_start
 
-from .conftest import SHARED_TLC
+from .conftest import TEST_DATA
 
-HEADS = sorted((SHARED_TLC / "heads").glob("*_tripdata_*.csv"))
+HEADS = sorted((TEST_DATA / "heads").glob("*_tripdata_*.csv"))
 
 
 def test_all_54_real_heads_are_here():

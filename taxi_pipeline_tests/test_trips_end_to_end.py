@@ -11,7 +11,7 @@ from taxi_pipeline.colors import COLORS, SOURCE_MONTH_COLUMN
 from taxi_pipeline.io_managers.warehouse import PARTITION_EXPR_KEY
 from taxi_pipeline.partitions import monthly_partitions
 
-from .conftest import shared_file
+from .conftest import data_file
 
 
 def _digest(path) -> str:
@@ -102,7 +102,7 @@ def test_the_real_cut_off_file_fails_naming_file_and_line_and_changes_nothing(ta
     targets = [taxi_env.lake_file("raw", "yellow", "2021-01"), taxi_env.lake_file("clean", "yellow", "2021-01")]
     before = [_digest(p) for p in targets]
 
-    cut = shared_file("yellow_tripdata_2021-01.head.csv.gz").read_bytes()
+    cut = data_file("yellow_tripdata_2021-01.head.csv.gz").read_bytes()
     taxi_env.mirror.put("yellow", "2021-01", cut)
     result = taxi_env.materialize("yellow", "2021-01", raise_on_error=False)
 
