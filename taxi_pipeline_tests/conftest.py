@@ -26,7 +26,7 @@ from dagster import AssetSelection, ExecuteInProcessResult, materialize
 
 from taxi_pipeline.assets import all_assets
 from taxi_pipeline.checks import all_checks
-from taxi_pipeline.colors import COLORS, SOURCE_MONTH_COLUMN
+from taxi_pipeline.services import SERVICES, SOURCE_MONTH_COLUMN
 from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA
 from taxi_pipeline.partitions import month_start
 from taxi_pipeline.io_managers.postgres import PostgresTableIOManager
@@ -58,7 +58,7 @@ class Mirror:
     url: str
 
     def path(self, color: str, month: str) -> Path:
-        return self.root / color / COLORS[color].file_name(month)
+        return self.root / color / SERVICES[color].file_name(month)
 
     def put(self, color: str, month: str, data: bytes) -> None:
         self.path(color, month).write_bytes(data)
@@ -188,6 +188,17 @@ def _start(command: list[str], port: int, cwd: Path, log: Path) -> subprocess.Po
     pytest.fail(f"{command[0]} did not listen on port {port}")
 
 
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if the server is still shutting down after 10 s (seen on a
+    loaded 2-core machine: the GCS emulator outlived a 10 s grace period)."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
 @pytest.fixture(scope="session")
 def gcs_emulator(tmp_path_factory):
     """gcp-storage-emulator on a free port; its objects live under a session folder."""
@@ -196,8 +207,7 @@ def gcs_emulator(tmp_path_factory):
     exe = str(EMULATORS / "gcs" / "bin" / "gcp-storage-emulator")
     process = _start([exe, "start", "--host", "127.0.0.1", "--port", str(port), "-q"], port, root, root / "log")
     yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(10)
+    _stop(process)
 
 
 @pytest.fixture(scope="session")
@@ -213,8 +223,7 @@ def bigquery_emulator(tmp_path_factory):
     ]
     process = _start(command, port, root, root / "log")
     yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(10)
+    _stop(process)
 
 
 @pytest.fixture
@@ -264,7 +273,7 @@ class GcpEnv(TaxiEnv):
 
     def bq_month(self, color: str, month: str) -> int:
         with self.resources["warehouse"].process_config_and_initialize_cm() as warehouse:
-            return warehouse.month_rows(COLORS[color].warehouse_table, month)
+            return warehouse.month_rows(SERVICES[color].warehouse_table, month)
 
     def bq_table(self, table: str) -> str:
         return f"taxi-test.{self.settings['BQ_DATASET']}.{table}"
