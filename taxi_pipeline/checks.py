@@ -21,14 +21,14 @@ from dagster import (
 )
 
 from taxi_pipeline.assets.trips import trip_asset_keys
-from taxi_pipeline.colors import COLORS, TaxiColor
-from taxi_pipeline.partitions import monthly_partitions
+from taxi_pipeline.services import SERVICES, TaxiService
+from taxi_pipeline.partitions import month_start, service_partitions
 from taxi_pipeline.resources.postgres import PostgresResource
 from taxi_pipeline.resources.warehouse import WarehouseResource
 from taxi_pipeline.targets import (
     counts_agree,
-    csv_gz_rows,
     parquet_rows,
+    raw_rows,
     postgres_month_rows,
 )
 
@@ -46,8 +46,9 @@ TOTAL_AMOUNT = "total_amount"
 
 
 def _month_bounds(partition_key: str):
-    window = monthly_partitions.time_window_for_partition_key(partition_key)
-    return window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
+    start = month_start(partition_key)
+    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    return start, end
 
 
 def _count_flagged(clean: Path, column: str, flag) -> tuple[int, int]:
@@ -71,8 +72,9 @@ def _share_warning(name: str, rows: int, count: int, threshold: float) -> AssetC
     )
 
 
-def build_trip_checks(color: TaxiColor) -> list[AssetChecksDefinition]:
+def build_trip_checks(color: TaxiService) -> list[AssetChecksDefinition]:
     keys = trip_asset_keys(color)
+    monthly_partitions = service_partitions[color.name]
     checks = []
 
     @asset_check(asset=keys.clean, name="schema_is_canonical", blocking=True,
@@ -136,7 +138,7 @@ def build_trip_checks(color: TaxiColor) -> list[AssetChecksDefinition]:
         """Rows in the raw file = the parquet = the warehouse's month = Postgres' month."""
         month = context.partition_key
         counts = {
-            "raw csv.gz": csv_gz_rows(raw),
+            "raw file": raw_rows(raw),
             "clean parquet": parquet_rows(clean),
             "warehouse": warehouse.month_rows(color.warehouse_table, month),
             "postgres": postgres_month_rows(postgres, color.postgres_table, month),
@@ -150,4 +152,4 @@ def build_trip_checks(color: TaxiColor) -> list[AssetChecksDefinition]:
     return checks
 
 
-all_checks = [check for color in COLORS.values() for check in build_trip_checks(color)]
+all_checks = [check for color in SERVICES.values() for check in build_trip_checks(color)]

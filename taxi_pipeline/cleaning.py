@@ -1,8 +1,10 @@
-"""Casting a month's csv.gz to its color's canonical schema, streamed batch by batch.
+"""A month's source file (official Parquet or the course's csv.gz) -> canonical parquet,
+streamed batch by batch.
 
-pyarrow's streaming CSV reader does the work; when it rejects the file, a second,
-plain-Python pass over the same file finds the first bad line and column so the error
-names them (pyarrow reports neither for conversion errors).
+Parquet is read a row group at a time and conformed by `conform`. CSV goes through
+pyarrow's streaming reader with the canonical types; when it rejects the file, a second,
+plain-Python pass finds the first bad line and column so the error names them (pyarrow
+reports neither for conversion errors).
 """
 
 from __future__ import annotations
@@ -19,19 +21,21 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from taxi_pipeline.colors import TIMESTAMP, TaxiColor
+from taxi_pipeline.conform import BadTripFile, conform_batch, month_value, plan_columns
+from taxi_pipeline.services import TaxiService
 
 # 1 MiB of CSV per batch (~9,000 yellow rows): measured on a 1.37M-row month, 16 MiB blocks
 # cost 244 MB of memory above the imports to read the file and 1 MiB blocks 84 MB, at the
 # same speed. Parquet row groups are gathered from those batches to PARQUET_ROW_GROUP_ROWS.
 CSV_BLOCK_BYTES = 1 << 20
+PARQUET_READ_BATCH_ROWS = 64 * 1024
+"""Official files hold row groups of up to ~1M rows; reading 64k rows at a time keeps a
+24-column fhvhv month's working set at a few tens of MB."""
 PARQUET_COMPRESSION = "zstd"
 PARQUET_COMPRESSION_LEVEL = 3  # 1.37M rows: 15.7 MiB, as small as gzip's 15.1 at 1/7 the write time
 PARQUET_ROW_GROUP_ROWS = 128 * 1024
 
-
-class BadTripFile(ValueError):
-    """The source file does not fit its color's canonical schema."""
+__all__ = ["BadTripFile", "CleanResult", "canonical_batches", "write_clean_parquet", "validate_trip_file"]
 
 
 @dataclass
@@ -50,34 +54,43 @@ def read_header(path: Path, label: str) -> list[str]:
     return [h.strip() for h in header]
 
 
-def map_header(header: list[str], color: TaxiColor, label: str) -> dict[str, str | None]:
-    """Canonical column name -> the file's header name (matched case-insensitively) or None."""
-    by_lower = {h.lower(): h for h in header}
-    canonical = {c.name.lower() for c in color.columns}
-    unknown = [h for h in header if h.lower() not in canonical]
-    missing = [c.name for c in color.columns if c.required and c.name.lower() not in by_lower]
-    if unknown or missing:
-        raise BadTripFile(
-            f"{label}, line 1: the header does not match the {color.name} schema"
-            + (f"; unknown columns {unknown}" if unknown else "")
-            + (f"; missing columns {missing}" if missing else "")
-            + f". Header: {','.join(header)}"
-        )
-    return {c.name: by_lower.get(c.name.lower()) for c in color.columns}
-
-
 def canonical_batches(
-    src: Path, color: TaxiColor, source_month: datetime, label: str, result: CleanResult
+    src: Path, service: TaxiService, source_month: datetime, label: str, result: CleanResult
 ) -> Iterator[pa.RecordBatch]:
-    """Yield `src`'s rows as batches with exactly `color.schema`, filling `result`.
+    """Yield `src`'s rows as batches with exactly `service.schema`, filling `result`.
 
-    Raises BadTripFile naming the file, line and column on the first bad value.
+    Raises BadTripFile naming the file, row or line, and column on the first bad value.
     """
+    result.null_counts = {c.name: 0 for c in service.columns}
+    batches = _parquet_batches if src.name.endswith(".parquet") else _csv_batches
+    for batch in batches(src, service, month_value(source_month), label):
+        _collect(result, batch, service)
+        yield batch
+    if result.rows == 0:
+        raise BadTripFile(f"{label}: the file has a header but no rows.")
+
+
+def _parquet_batches(src: Path, service: TaxiService, month, label: str) -> Iterator[pa.RecordBatch]:
+    try:
+        parquet = pq.ParquetFile(src)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise BadTripFile(f"{label}: not a readable Parquet file ({err}).") from None
+    plans = plan_columns(parquet.schema_arrow.names, service, label)
+    wanted = [p.source for p in plans if p.source]
+    row = 1
+    try:
+        for batch in parquet.iter_batches(batch_size=PARQUET_READ_BATCH_ROWS, columns=wanted):
+            yield conform_batch(batch, plans, service, month, label, row)
+            row += batch.num_rows
+    except (pa.ArrowInvalid, OSError) as err:
+        raise BadTripFile(f"{label}: unreadable after row {row - 1} ({err}).") from None
+
+
+def _csv_batches(src: Path, service: TaxiService, month, label: str) -> Iterator[pa.RecordBatch]:
     header = read_header(src, label)
-    mapping = map_header(header, color, label)
-    types = {mapping[c.name]: c.type for c in color.columns if mapping[c.name]}
-    result.null_counts = {c.name: 0 for c in color.columns}
-    month_value = pa.scalar(source_month, TIMESTAMP)
+    plans = plan_columns(header, service, label, where=", line 1")
+    types = {p.source: p.column.type for p in plans if p.source}
+    line = 2
     try:
         reader = pacsv.open_csv(
             pa.input_stream(str(src), compression="gzip"),
@@ -90,31 +103,23 @@ def canonical_batches(
             ),
         )
         for batch in reader:
-            n = batch.num_rows
-            arrays = [
-                batch.column(mapping[c.name]) if mapping[c.name] else pa.nulls(n, c.type)
-                for c in color.columns
-            ]
-            arrays.append(pa.repeat(month_value, n))
-            _collect(result, batch, color, mapping)
-            yield pa.RecordBatch.from_arrays(arrays, schema=color.schema)
+            yield conform_batch(batch, plans, service, month, label, line, unit="line")
+            line += batch.num_rows
     except pa.ArrowInvalid as err:
         raise BadTripFile(locate_bad_value(src, header, types, label) or f"{label}: {err}") from None
-    if result.rows == 0:
-        raise BadTripFile(f"{label}: the file has a header but no rows.")
 
 
 def write_clean_parquet(
-    src: Path, dest: Path, color: TaxiColor, source_month: datetime, label: str
+    src: Path, dest: Path, service: TaxiService, source_month: datetime, label: str
 ) -> CleanResult:
-    """Stream `src` into a parquet file at `dest` with exactly `color.schema`."""
+    """Stream `src` into a parquet file at `dest` with exactly `service.schema`."""
     result = CleanResult()
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
     with pq.ParquetWriter(
-        dest, color.schema, compression=PARQUET_COMPRESSION, compression_level=PARQUET_COMPRESSION_LEVEL
+        dest, service.schema, compression=PARQUET_COMPRESSION, compression_level=PARQUET_COMPRESSION_LEVEL
     ) as writer:
-        for batch in canonical_batches(src, color, source_month, label, result):
+        for batch in canonical_batches(src, service, source_month, label, result):
             pending.append(batch)
             pending_rows += batch.num_rows
             if pending_rows >= PARQUET_ROW_GROUP_ROWS:
@@ -125,21 +130,19 @@ def write_clean_parquet(
     return result
 
 
-def validate_trip_file(src: Path, color: TaxiColor, source_month: datetime, label: str) -> CleanResult:
+def validate_trip_file(src: Path, service: TaxiService, source_month: datetime, label: str) -> CleanResult:
     """Read `src` as the clean step will, writing nothing: bad input fails before the lake."""
     result = CleanResult()
-    for _ in canonical_batches(src, color, source_month, label, result):
+    for _ in canonical_batches(src, service, source_month, label, result):
         pass
     return result
 
 
-def _collect(result: CleanResult, batch: pa.RecordBatch, color: TaxiColor, mapping) -> None:
+def _collect(result: CleanResult, batch: pa.RecordBatch, service: TaxiService) -> None:
     result.rows += batch.num_rows
-    for c in color.columns:
-        name = mapping[c.name]
-        result.null_counts[c.name] += batch.column(name).null_count if name else batch.num_rows
-    pickup = mapping[color.pickup_column]
-    low, high = pc.min_max(batch.column(pickup)).values()
+    for c in service.columns:
+        result.null_counts[c.name] += batch.column(c.name).null_count
+    low, high = pc.min_max(batch.column(service.pickup_column)).values()
     if low.is_valid:
         low, high = low.as_py(), high.as_py()
         result.min_pickup = low if result.min_pickup is None else min(result.min_pickup, low)

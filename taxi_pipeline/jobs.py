@@ -1,39 +1,37 @@
-"""One monthly job per color, one for all colors, and one for the zone lookup.
+"""One monthly job per service, and one for the zone lookup.
 
 Steps run in the run's own process (`in_process_executor`, also the default for
 materializations from the UI, see definitions.py): a color-month is four streaming steps
 and five checks, and a process per step costs about 4 s of Python and Dagster start-up
 each - measured on a 1.37M-row month, 33 s per run with a process per step against 14 s
 in one process, at a similar peak RSS. Isolation comes one level up: a run per month, in
-a container of its own in production. taxi_monthly_job keeps a process per step so its
-three colors use the machine's cores side by side.
+a container of its own in production.
+
+There is no job over all services: a job has one partitions definition, and the services
+start in different months (yellow 2009-01, green 2014-01, fhv 2015-01, fhvhv 2019-02).
+One shared range from 2009 would list 5-10 years of months that can never exist for
+three of them. A month of every service is four runs: each service's schedule requests
+its newest published month, and a backfill per job (UI or `dagster job backfill`)
+covers a range.
 """
 
 from __future__ import annotations
 
-from dagster import AssetSelection, define_asset_job, multiprocess_executor
+from dagster import AssetSelection, define_asset_job
 
 from taxi_pipeline.assets.zones import GROUP as ZONES_GROUP
-from taxi_pipeline.colors import COLORS
-from taxi_pipeline.partitions import monthly_partitions
+from taxi_pipeline.services import SERVICES
+from taxi_pipeline.partitions import service_partitions
 
 color_jobs = {
     name: define_asset_job(
-        f"{name}_taxi_job",
+        service.job_name,
         selection=AssetSelection.groups(name),
-        partitions_def=monthly_partitions,
+        partitions_def=service_partitions[name],
         description=f"One month of {name} trips: download, clean, warehouse, Postgres.",
     )
-    for name in COLORS
+    for name, service in SERVICES.items()
 }
-
-taxi_monthly_job = define_asset_job(
-    "taxi_monthly_job",
-    selection=AssetSelection.groups(*COLORS),
-    partitions_def=monthly_partitions,
-    description="One month of every color.",
-    executor_def=multiprocess_executor,
-)
 
 taxi_zones_job = define_asset_job(
     "taxi_zones_job",
@@ -41,4 +39,4 @@ taxi_zones_job = define_asset_job(
     description="The zone lookup into the lake, the warehouse and Postgres.",
 )
 
-all_jobs = [*color_jobs.values(), taxi_monthly_job, taxi_zones_job]
+all_jobs = [*color_jobs.values(), taxi_zones_job]

@@ -1,4 +1,10 @@
-"""Monthly partitions over the nyc-tlc-data releases: 2019-01 through 2021-07."""
+"""Monthly partitions per service, from its first published month to the present one.
+
+No end date: the definitions add a month as time passes, with no code change or
+redeploy. `end_offset=1` lists the month in progress too, so a schedule or sensor can
+request a month as soon as the source publishes it; until then it fails at once as
+"not published" (the TLC publishes a month about two months after it ends).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +12,30 @@ from datetime import datetime
 
 from dagster import MonthlyPartitionsDefinition
 
+from taxi_pipeline.services import SERVICES
+
 MONTH_FORMAT = "%Y-%m"
 
-monthly_partitions = MonthlyPartitionsDefinition(
-    start_date="2019-01", end_date="2021-08", fmt=MONTH_FORMAT
-)
-"""Keys look like the file names: `2021-01` is `yellow_tripdata_2021-01.csv.gz`."""
+service_partitions: dict[str, MonthlyPartitionsDefinition] = {
+    name: MonthlyPartitionsDefinition(start_date=service.first_month, fmt=MONTH_FORMAT, end_offset=1)
+    for name, service in SERVICES.items()
+}
+"""Keys look like the file names: `2021-01` is `yellow_tripdata_2021-01.parquet`."""
 
 
 def month_start(partition_key: str) -> datetime:
     return datetime.strptime(partition_key, MONTH_FORMAT)
+
+
+def month_key(moment: datetime) -> str:
+    return moment.strftime(MONTH_FORMAT)
+
+
+def months_back(moment: datetime, count: int) -> list[str]:
+    """The month of `moment` and the `count - 1` before it, newest first."""
+    year, month = moment.year, moment.month
+    keys = []
+    for _ in range(count):
+        keys.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return keys

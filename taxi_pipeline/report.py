@@ -11,19 +11,18 @@ import argparse
 import contextlib
 import sys
 
-from taxi_pipeline.colors import COLORS
-from taxi_pipeline.jobs import color_jobs, taxi_monthly_job
+from taxi_pipeline.services import SERVICES
+from taxi_pipeline.jobs import color_jobs
 from taxi_pipeline.resources.environments import resources_for_environment
 from taxi_pipeline.targets import TARGETS, counts_agree, month_counts
 
 JOB_COLORS = {job.name: [color] for color, job in color_jobs.items()}
-JOB_COLORS[taxi_monthly_job.name] = list(COLORS)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--month", required=True, help="partition key, YYYY-MM")
-    parser.add_argument("--color", action="append", choices=sorted(COLORS))
+    parser.add_argument("--color", "--service", dest="color", action="append", choices=sorted(SERVICES))
     parser.add_argument("--job", choices=sorted(JOB_COLORS), help="the colors a job loads")
     parser.add_argument("--check", action="store_true", help="fail unless all targets agree")
     args = parser.parse_args(argv)
@@ -38,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print_counts(args, lake, warehouse, postgres) -> int:
     ok = True
-    print(f"{'color':8} {'month':8} " + " ".join(f"{t:>14}" for t in TARGETS))
-    for color in args.color or JOB_COLORS.get(args.job) or list(COLORS):
+    print(f"{'service':8} {'month':8} " + " ".join(f"{t:>14}" for t in TARGETS))
+    for color in args.color or JOB_COLORS.get(args.job) or list(SERVICES):
         counts = month_counts(color, args.month, lake, warehouse, postgres)
         cells = " ".join(f"{'-' if v is None else v:>14}" for v in counts.values())
         print(f"{color:8} {args.month:8} {cells}")

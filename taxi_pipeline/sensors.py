@@ -1,12 +1,20 @@
 """Sensors: new or changed source months, and alerts on failed runs.
 
-The source sensor asks the source (HTTP HEAD) for each color's months and requests a
+The source sensor asks the source (HTTP HEAD) for each service's months and requests a
 run for a month whose file is new or whose version (ETag, else Last-Modified + size)
 differs from the data version of its last raw materialization. An unchanged month is
 never downloaded again: what the seeds wanted from Prefect's `cache_key_fn`.
+
+About 700 files exist; the sensor asks about the recent months on every tick and about
+the whole history once a week (its cursor records when), because the TLC re-uploads
+batches of old months (2025-04, 2026-03, 2026-09). HEAD requests run 8 at a time; a busy
+CDN (429/5xx) is retried with backoff, and a month it stays busy for is asked again on
+the next tick (a full scan that missed months is repeated).
 """
 
+import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 from dagster import (
     AssetKey,
@@ -15,20 +23,28 @@ from dagster import (
     RunFailureSensorContext,
     RunRequest,
     SensorEvaluationContext,
+    SensorResult,
     SkipReason,
     run_failure_sensor,
     sensor,
 )
 
 from taxi_pipeline.assets.trips import trip_asset_keys
-from taxi_pipeline.colors import COLORS
 from taxi_pipeline.jobs import color_jobs
-from taxi_pipeline.partitions import monthly_partitions
+from taxi_pipeline.partitions import month_key, months_back, service_partitions
 from taxi_pipeline.resources.alerts import AlertWebhookResource
-from taxi_pipeline.resources.source import TaxiSourceResource
+from taxi_pipeline.resources.source import TaxiSourceResource, TransientSourceError
+from taxi_pipeline.services import SERVICES, TaxiService
 
 DATA_VERSION_TAG = "dagster/data_version"
 HEAD_REQUESTS_IN_PARALLEL = 8
+RECENT_MONTHS = 4
+"""Asked on every tick: the TLC publishes a month ~2 months after it ends."""
+FULL_SCAN_EVERY = timedelta(days=7)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def stored_version(instance, key: AssetKey, month: str) -> str | None:
@@ -40,32 +56,71 @@ def stored_version(instance, key: AssetKey, month: str) -> str | None:
     return records[0].asset_materialization.tags.get(DATA_VERSION_TAG)
 
 
+def month_run_request(service: TaxiService, month: str, version: str) -> RunRequest:
+    return RunRequest(
+        run_key=f"{service.name}:{month}:{version}",
+        job_name=color_jobs[service.name].name,
+        partition_key=month,
+        tags={"taxi/source_version": version},
+    )
+
+
+def months_to_ask(now: datetime, full: bool) -> list[tuple[str, str]]:
+    """(service, month) pairs: every partition when `full`, else the recent months."""
+    current = month_key(now)
+    recent = set(months_back(now, RECENT_MONTHS))
+    return [
+        (name, month)
+        for name in SERVICES
+        for month in service_partitions[name].get_partition_keys(current_time=now)
+        if month <= current and (full or month in recent)
+    ]
+
+
 @sensor(
     jobs=list(color_jobs.values()),
     minimum_interval_seconds=6 * 3600,
     default_status=DefaultSensorStatus.STOPPED,
-    description="Requests months that are new or changed at the source (HTTP HEAD).",
+    description="Requests months that are new or re-uploaded at the source (HTTP HEAD).",
 )
 def tlc_source_sensor(context: SensorEvaluationContext, source: TaxiSourceResource):
-    wanted = [(name, month) for name in COLORS for month in monthly_partitions.get_partition_keys()]
+    now = _now()
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    last_full = cursor.get("full_scan_at")
+    full = last_full is None or now - datetime.fromisoformat(last_full) >= FULL_SCAN_EVERY
+    wanted = months_to_ask(now, full)
+
+    def ask(pair):
+        name, month = pair
+        try:
+            return source.month_version(SERVICES[name], month)
+        except (TransientSourceError, OSError) as err:
+            context.log.warning(f"{name} {month}: no answer from the source ({err}); asking next tick")
+            return TransientSourceError
+
     with ThreadPoolExecutor(HEAD_REQUESTS_IN_PARALLEL) as pool:
-        versions = list(pool.map(lambda cm: source.version(f"{cm[0]}/{COLORS[cm[0]].file_name(cm[1])}"), wanted))
-    requests = []
+        versions = list(pool.map(ask, wanted))
+    requests, unanswered = [], 0
     for (name, month), version in zip(wanted, versions):
+        if version is TransientSourceError:
+            unanswered += 1
+            continue
         if version is None:
-            continue  # not published (yet)
-        if stored_version(context.instance, trip_asset_keys(COLORS[name]).raw, month) == version:
+            continue  # not published (yet), or not in this source
+        if stored_version(context.instance, trip_asset_keys(SERVICES[name]).raw, month) == version:
             continue  # unchanged since its last download
-        requests.append(
-            RunRequest(
-                run_key=f"{name}:{month}:{version}",
-                job_name=color_jobs[name].name,
-                partition_key=month,
-                tags={"taxi/source_version": version},
-            )
-        )
-    context.log.info(f"{len(requests)} of {len(wanted)} source months are new or changed")
-    return requests or SkipReason("No source month is new or changed.")
+        requests.append(month_run_request(SERVICES[name], month, version))
+    if full and not unanswered:
+        cursor["full_scan_at"] = now.isoformat()
+    scope = "all" if full else "recent"
+    context.log.info(
+        f"{len(requests)} of {len(wanted)} source months ({scope}) are new or changed; {unanswered} unanswered"
+    )
+    return SensorResult(
+        run_requests=requests,
+        cursor=json.dumps(cursor),
+        skip_reason=None if requests else SkipReason(f"No source month is new or changed ({scope} months asked)."),
+    )
 
 
 @run_failure_sensor(

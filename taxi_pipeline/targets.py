@@ -12,18 +12,21 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from psycopg import errors, sql
 
-from taxi_pipeline.colors import COLORS, SOURCE_MONTH_COLUMN
+from taxi_pipeline.services import SERVICES, SOURCE_MONTH_COLUMN
 from taxi_pipeline.io_managers.lake import LakeStorage
 from taxi_pipeline.partitions import month_start
 from taxi_pipeline.resources.postgres import PostgresResource
 from taxi_pipeline.resources.source import count_lines
 from taxi_pipeline.resources.warehouse import WarehouseResource
+from taxi_pipeline.sources import Source, current_source
 
-TARGETS = ("raw csv.gz", "clean parquet", "warehouse", "postgres")
+TARGETS = ("raw file", "clean parquet", "warehouse", "postgres")
 
 
-def csv_gz_rows(path: Path) -> int:
-    """Data rows of a csv.gz with a header line."""
+def raw_rows(path: Path) -> int:
+    """Data rows of a source file: a Parquet footer's count, or a csv.gz's lines after the header."""
+    if path.name.endswith(".parquet"):
+        return parquet_rows(path)
     with gzip.open(path, "rb") as f:
         return count_lines(f) - 1
 
@@ -44,13 +47,19 @@ def postgres_month_rows(postgres: PostgresResource, table: str, month: str) -> i
 
 
 def month_counts(
-    color: str, month: str, lake: LakeStorage, warehouse: WarehouseResource, postgres: PostgresResource
+    color: str,
+    month: str,
+    lake: LakeStorage,
+    warehouse: WarehouseResource,
+    postgres: PostgresResource,
+    source: Source | None = None,
 ) -> dict[str, int | None]:
-    """Rows of one color's month per target; None where the target does not hold it."""
-    spec = COLORS[color]
-    raw, clean = spec.raw_path(month), spec.clean_path(month)
+    """Rows of one service's month per target; None where the target does not hold it.
+    The raw file is the one `source` (default: TAXI_SOURCE) publishes."""
+    spec = SERVICES[color]
+    raw, clean = spec.raw_path(month, (source or current_source()).suffix), spec.clean_path(month)
     return {
-        "raw csv.gz": csv_gz_rows(lake.get(raw)) if lake.exists(raw) else None,
+        "raw file": raw_rows(lake.get(raw)) if lake.exists(raw) else None,
         "clean parquet": parquet_rows(lake.get(clean)) if lake.exists(clean) else None,
         "warehouse": warehouse.month_rows(spec.warehouse_table, month),
         "postgres": postgres_month_rows(postgres, spec.postgres_table, month),

@@ -24,13 +24,14 @@ import psycopg
 import pytest
 from dagster import AssetSelection, ExecuteInProcessResult, materialize
 
-from taxi_pipeline.assets import all_assets
+from taxi_pipeline.assets import assets_for
 from taxi_pipeline.checks import all_checks
 from taxi_pipeline.services import SERVICES, SOURCE_MONTH_COLUMN
 from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA
 from taxi_pipeline.partitions import month_start
 from taxi_pipeline.io_managers.postgres import PostgresTableIOManager
 from taxi_pipeline.resources.postgres import PostgresResource
+from taxi_pipeline.sources import SOURCES, Source
 from taxi_pipeline_tests.services import resources_with_postgres, stop_embedded
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,13 +53,16 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 @dataclass
 class Mirror:
-    """A copy of the bundled mirror served over real HTTP; tests may replace files in it."""
+    """A copy of the bundled mirror served over real HTTP; tests may replace files in it.
+
+    One root serves both sources: the course's `{service}/...csv.gz` and the official
+    `trip-data/...parquet`, and `misc/taxi_zone_lookup.csv` for both."""
 
     root: Path
     url: str
 
-    def path(self, color: str, month: str) -> Path:
-        return self.root / color / SERVICES[color].file_name(month)
+    def path(self, color: str, month: str, source: str = "course") -> Path:
+        return self.root / SOURCES[source].month_path(SERVICES[color], month)
 
     def put(self, color: str, month: str, data: bytes) -> None:
         self.path(color, month).write_bytes(data)
@@ -97,6 +101,7 @@ class TaxiEnv:
     mirror: Mirror
     data_dir: Path
     postgres_dir: Path
+    source: Source = SOURCES["course"]
 
     @property
     def database(self) -> str:
@@ -104,7 +109,7 @@ class TaxiEnv:
 
     def materialize(self, group: str, month: str | None = None, **kwargs) -> ExecuteInProcessResult:
         return materialize(
-            [*all_assets, *all_checks],
+            [*assets_for(self.source), *all_checks],
             selection=AssetSelection.groups(group),
             partition_key=month,
             resources=self.resources,
@@ -121,7 +126,7 @@ class TaxiEnv:
         return "\n".join(e.event_specific_data.error.to_string() for e in failures)
 
     def lake_file(self, zone: str, color: str, month: str) -> Path:
-        suffix = ".csv.gz" if zone == "raw" else ".parquet"
+        suffix = self.source.suffix if zone == "raw" else ".parquet"
         return self.data_dir / "lake" / zone / color / f"{color}_tripdata_{month}{suffix}"
 
     def pg(self, query: str, params=()) -> list[tuple]:
@@ -143,11 +148,11 @@ class TaxiEnv:
         return self.warehouse(f"SELECT {what} FROM {table} WHERE {SOURCE_MONTH_COLUMN} = ?", [month_start(month)])[0]
 
 
-@pytest.fixture
-def taxi_env(tmp_path, http_mirror, embedded_postgres_dir, monkeypatch) -> TaxiEnv:
+def _taxi_env(source: str, tmp_path, http_mirror, embedded_postgres_dir, monkeypatch) -> TaxiEnv:
     data_dir = tmp_path / "data"
     monkeypatch.setenv("TAXI_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("TAXI_SOURCE_URL", http_mirror.url)
+    monkeypatch.setenv("TAXI_SOURCE", source)
+    monkeypatch.setenv(SOURCES[source].url_variable, http_mirror.url)
     monkeypatch.delenv("TAXI_PG_HOST", raising=False)
     postgres = PostgresResource(
         embedded_data_dir=str(embedded_postgres_dir), database=f"test_{uuid.uuid4().hex[:12]}"
@@ -157,7 +162,20 @@ def taxi_env(tmp_path, http_mirror, embedded_postgres_dir, monkeypatch) -> TaxiE
         mirror=http_mirror,
         data_dir=data_dir,
         postgres_dir=embedded_postgres_dir,
+        source=SOURCES[source],
     )
+
+
+@pytest.fixture
+def taxi_env(tmp_path, http_mirror, embedded_postgres_dir, monkeypatch) -> TaxiEnv:
+    """The course's csv.gz mirror as the source (the bundled copy over HTTP)."""
+    return _taxi_env("course", tmp_path, http_mirror, embedded_postgres_dir, monkeypatch)
+
+
+@pytest.fixture
+def tlc_env(tmp_path, http_mirror, embedded_postgres_dir, monkeypatch) -> TaxiEnv:
+    """The official Parquet files as the source (the bundled official-layout months over HTTP)."""
+    return _taxi_env("tlc", tmp_path, http_mirror, embedded_postgres_dir, monkeypatch)
 
 
 # --- GCP emulators (installed by scripts/install_emulators.sh) ---------------------------
@@ -237,6 +255,7 @@ def gcp_env(tmp_path, http_mirror, gcs_emulator, bigquery_emulator, embedded_pos
     settings = {
         "TAXI_PIPELINE_ENV": "gcp",
         "TAXI_DATA_DIR": str(tmp_path / "data"),
+        "TAXI_SOURCE": "course",
         "TAXI_SOURCE_URL": http_mirror.url,
         "GCP_PROJECT": "taxi-test",
         "GCS_BUCKET": f"taxi-lake-{run}",
@@ -334,6 +353,7 @@ concurrency:
         **os.environ,
         "DAGSTER_HOME": str(home),
         "TAXI_DATA_DIR": str(tmp_path / "data"),
+        "TAXI_SOURCE": "course",
         "TAXI_SOURCE_URL": http_mirror.url,
         "TAXI_PG_HOST": str(socket_dir),
         "TAXI_PG_DB": data_db,
@@ -378,4 +398,5 @@ def dev_month_counts(env: dict, color: str, month: str) -> dict:
         LocalFolder(data / "lake"),
         DuckDBWarehouse(database=str(data / "warehouse.duckdb"), dataset=WAREHOUSE_SCHEMA),
         PostgresResource(host=env["TAXI_PG_HOST"], database=env["TAXI_PG_DB"]),
+        SOURCES[env["TAXI_SOURCE"]],
     )

@@ -5,13 +5,13 @@ import gzip
 
 from dagster import AssetCheckSeverity, AssetSelection, Definitions, define_asset_job
 
-from taxi_pipeline.assets import all_assets
+from taxi_pipeline.assets import assets_for
 from taxi_pipeline.assets.trips import trip_asset_keys
 from taxi_pipeline.checks import all_checks
-from taxi_pipeline.colors import COLORS
-from taxi_pipeline.partitions import monthly_partitions
+from taxi_pipeline.services import SERVICES
+from taxi_pipeline.partitions import service_partitions
 
-YELLOW = trip_asset_keys(COLORS["yellow"])
+YELLOW = trip_asset_keys(SERVICES["yellow"])
 
 
 def _edit_pickups(taxi_env, month: str, lines: range, value: str) -> None:
@@ -75,9 +75,9 @@ def test_reconciliation_fails_when_a_target_lost_rows(taxi_env):
     job = define_asset_job(
         "reconcile_yellow",
         selection=AssetSelection.checks_for_assets(YELLOW.postgres),
-        partitions_def=monthly_partitions,
+        partitions_def=service_partitions["yellow"],
     )
-    defs = Definitions(assets=all_assets, asset_checks=all_checks, jobs=[job], resources=taxi_env.resources)
+    defs = Definitions(assets=assets_for(taxi_env.source), asset_checks=all_checks, jobs=[job], resources=taxi_env.resources)
     # A checks-only job has no asset to take the partitions from: pass the partition as a tag.
     result = defs.resolve_job_def(job.name).execute_in_process(
         tags={"dagster/partition": "2021-01"}, raise_on_error=False

@@ -13,11 +13,15 @@ from hypothesis import strategies as st
 
 from taxi_pipeline.assets.trips import trip_asset_keys
 from taxi_pipeline.cleaning import write_clean_parquet
-from taxi_pipeline.colors import COLORS, SOURCE_MONTH_COLUMN, TaxiColor
+from taxi_pipeline.services import SERVICES, SOURCE_MONTH_COLUMN, TaxiService
 from taxi_pipeline.partitions import month_start
 
 
-def _values(type_: pa.DataType, name: str, color: TaxiColor):
+def _values(type_: pa.DataType, name: str, color: TaxiService):
+    if pa.types.is_string(type_) and name in color.value_maps:  # e.g. store_and_fwd_flag Y/N
+        return st.none() | st.sampled_from(sorted(set(color.value_maps[name].values())))
+    if name in {c.name for c in color.columns if c.zero_is_null}:  # legacy coordinates
+        return st.none() | st.floats(-180, 180).filter(lambda v: v != 0)
     if pa.types.is_timestamp(type_):
         times = st.datetimes(datetime(2018, 12, 1), datetime(2021, 8, 31)).map(
             lambda d: d.replace(microsecond=0)
@@ -31,7 +35,7 @@ def _values(type_: pa.DataType, name: str, color: TaxiColor):
     return st.none() | st.text(alphabet="ABNY0123456789 -/", min_size=1, max_size=8)
 
 
-def months(color: TaxiColor):
+def months(color: TaxiService):
     """A month's rows as Python values, in canonical column order (without source_month)."""
     row = st.tuples(*(_values(c.type, c.name, color) for c in color.columns))
     return st.lists(row, min_size=1, max_size=40)
@@ -45,7 +49,7 @@ def _text(value) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def csv_gz(color: TaxiColor, rows, line_end: str = "\n") -> bytes:
+def csv_gz(color: TaxiService, rows, line_end: str = "\n") -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator=line_end)
     writer.writerow([c.name for c in color.columns])
@@ -53,7 +57,7 @@ def csv_gz(color: TaxiColor, rows, line_end: str = "\n") -> bytes:
     return gzip.compress(out.getvalue().encode())
 
 
-def expected_table(color: TaxiColor, rows, month: str) -> pa.Table:
+def expected_table(color: TaxiService, rows, month: str) -> pa.Table:
     columns = list(zip(*rows))
     arrays = [pa.array(list(values), c.type) for c, values in zip(color.columns, columns)]
     arrays.append(pa.array([month_start(month)] * len(rows), pa.timestamp("us")))
@@ -63,7 +67,7 @@ def expected_table(color: TaxiColor, rows, month: str) -> pa.Table:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_well_formed_month_cleans_to_the_canonical_schema_and_values(tmp_path, data):
-    color = COLORS[data.draw(st.sampled_from(sorted(COLORS)))]
+    color = SERVICES[data.draw(st.sampled_from(sorted(SERVICES)))]
     rows = data.draw(months(color))
     line_end = data.draw(st.sampled_from(["\n", "\r\n"]))
     src = tmp_path / color.file_name("2020-03")
@@ -79,7 +83,7 @@ def test_any_well_formed_month_cleans_to_the_canonical_schema_and_values(tmp_pat
 
 
 def test_a_missing_optional_column_becomes_nulls(tmp_path):
-    color = COLORS["yellow"]
+    color = SERVICES["yellow"]
     header, row = (
         "VendorID,tpep_pickup_datetime,tpep_dropoff_datetime,passenger_count,trip_distance,"
         "RatecodeID,store_and_fwd_flag,PULocationID,DOLocationID,payment_type,fare_amount,extra,"
@@ -98,9 +102,9 @@ def test_a_missing_optional_column_becomes_nulls(tmp_path):
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=months(COLORS["yellow"]))
+@given(rows=months(SERVICES["yellow"]))
 def test_any_well_formed_month_loads_everywhere_and_reconciles(taxi_env, rows):
-    taxi_env.mirror.put("yellow", "2020-02", csv_gz(COLORS["yellow"], rows, "\r\n"))
+    taxi_env.mirror.put("yellow", "2020-02", csv_gz(SERVICES["yellow"], rows, "\r\n"))
 
     result = taxi_env.materialize("yellow", "2020-02")
 
@@ -108,7 +112,7 @@ def test_any_well_formed_month_loads_everywhere_and_reconciles(taxi_env, rows):
     assert checks["rows_reconcile"].passed and checks["schema_is_canonical"].passed
     assert taxi_env.pg_month("yellow", "2020-02") == (len(rows),)
     assert taxi_env.warehouse_month("yellow", "2020-02") == (len(rows),)
-    keys = trip_asset_keys(COLORS["yellow"])
+    keys = trip_asset_keys(SERVICES["yellow"])
     assert {m.asset_key for m in result.get_asset_materialization_events()} == set(keys)
 
 
@@ -123,7 +127,7 @@ def test_a_long_month_streams_into_row_groups_of_the_configured_size(tmp_path):
     src = tmp_path / "yellow_tripdata_2021-01.csv.gz"
     src.write_bytes(gzip.compress(header + b"\n" + body * copies, compresslevel=1))
 
-    result = write_clean_parquet(src, tmp_path / "out.parquet", COLORS["yellow"],
+    result = write_clean_parquet(src, tmp_path / "out.parquet", SERVICES["yellow"],
                                  month_start("2021-01"), "long month")
 
     meta = pq.ParquetFile(tmp_path / "out.parquet").metadata

@@ -1,28 +1,38 @@
-"""The code location loads with the expected shape: four assets per color, the jobs."""
+"""The code location loads with the expected shape: four assets per service, the jobs,
+partitions from each service's first month to the present one."""
+
+from datetime import datetime
 
 import pytest
 from dagster import AssetKey
 
 from taxi_pipeline import defs
-from taxi_pipeline.colors import COLORS
-from taxi_pipeline.partitions import monthly_partitions
+from taxi_pipeline.services import SERVICES
+from taxi_pipeline.partitions import service_partitions
 from taxi_pipeline.resources.environments import resources_for_environment
 
 LAYERS = ["lake/raw_{c}_trips", "lake/clean_{c}_trips", "warehouse/{c}_tripdata", "postgres/{c}_taxi_trips"]
 
 
-def test_partitions_cover_the_release_range():
-    keys = monthly_partitions.get_partition_keys()
-    assert (keys[0], keys[-1], len(keys)) == ("2019-01", "2021-07", 31)
+FIRST_MONTHS = {"yellow": "2009-01", "green": "2014-01", "fhv": "2015-01", "fhvhv": "2019-02"}
 
 
-@pytest.mark.parametrize("color", sorted(COLORS))
+@pytest.mark.parametrize("service", sorted(FIRST_MONTHS))
+def test_partitions_run_from_the_first_published_month_to_the_present_one(service):
+    partitions = service_partitions[service]
+    assert partitions.get_partition_keys()[0] == FIRST_MONTHS[service]
+    # They grow with time, no redeploy: the last key is the month of "now".
+    for now, last in [(datetime(2026, 11, 22), "2026-11"), (datetime(2031, 2, 1, 0, 5), "2031-02")]:
+        assert partitions.get_partition_keys(current_time=now)[-1] == last
+
+
+@pytest.mark.parametrize("color", sorted(SERVICES))
 def test_each_color_has_four_assets_on_the_monthly_partitions(color):
     graph = defs.resolve_asset_graph()
     keys = [AssetKey.from_user_string(layer.format(c=color)) for layer in LAYERS]
     for key in keys:
         node = graph.get(key)
-        assert node.partitions_def == monthly_partitions, key
+        assert node.partitions_def == service_partitions[color], key
         assert node.group_name == color
     # raw -> clean -> (warehouse, postgres)
     assert graph.get(keys[1]).parent_keys == {keys[0]}
@@ -36,9 +46,9 @@ def test_zone_lookup_assets_are_unpartitioned():
         assert graph.get(AssetKey.from_user_string(key)).partitions_def is None
 
 
-@pytest.mark.parametrize("job", ["yellow_taxi_job", "green_taxi_job", "fhv_taxi_job", "taxi_monthly_job"])
-def test_monthly_jobs_exist(job):
-    assert defs.resolve_job_def(job).partitions_def == monthly_partitions
+@pytest.mark.parametrize("service", sorted(FIRST_MONTHS))
+def test_one_monthly_job_per_service(service):
+    assert defs.resolve_job_def(f"{service}_taxi_job").partitions_def == service_partitions[service]
 
 
 def test_unknown_environment_is_a_clear_error(monkeypatch):

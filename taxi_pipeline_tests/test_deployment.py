@@ -51,6 +51,7 @@ def production(tmp_path, http_mirror):
         "DAGSTER_PG_DB": "dagster",
         "TAXI_DOCKER_NETWORK": "taxi_pipeline",
         "TAXI_DATA_DIR": str(tmp_path / "data"),
+        "TAXI_SOURCE": "course",
         "TAXI_SOURCE_URL": http_mirror.url,
         "TAXI_PG_HOST": "127.0.0.1",
         "TAXI_PG_PORT": str(server.port),
@@ -187,7 +188,7 @@ def test_the_image_command_serves_the_location_the_stack_workspace_points_at(pro
         assert metadata["host"] == "127.0.0.1" and metadata["port"] == str(grpc_port)
         (repository,) = entry["locationOrLoadError"]["repositories"]
         jobs = {job["name"] for job in repository["jobs"]}
-        assert {"yellow_taxi_job", "taxi_monthly_job", "taxi_zones_job"} <= jobs
+        assert {"yellow_taxi_job", "fhvhv_taxi_job", "taxi_zones_job"} <= jobs
 
         # A run launched from the webserver goes to the instance's queue in Postgres
         # (QueuedRunCoordinator; the daemon would start it in its own container).

@@ -6,7 +6,7 @@ from dagster import materialize
 
 from taxi_pipeline.assets import all_assets
 from taxi_pipeline.checks import all_checks
-from taxi_pipeline.colors import COLORS
+from taxi_pipeline.services import SERVICES
 
 MONTHS = [("yellow", "2021-01"), ("yellow", "2020-01"), ("green", "2019-01"), ("green", "2020-01")]
 
@@ -22,7 +22,7 @@ def test_two_months_of_two_colors_land_in_gcs_and_bigquery(gcp_env, tmp_path):
 
     bucket = gcp_env.bucket()
     for color, month in MONTHS:
-        spec, rows = COLORS[color], gcp_env.mirror.rows(color, month)
+        spec, rows = SERVICES[color], gcp_env.mirror.rows(color, month)
         raw = bucket.blob(spec.raw_path(month)).download_as_bytes()
         assert raw == gcp_env.mirror.path(color, month).read_bytes()
         local = tmp_path / f"{color}-{month}.parquet"

@@ -20,10 +20,10 @@ from dagster import (
     materialize,
 )
 
-from taxi_pipeline.assets import all_assets
+from taxi_pipeline.assets import assets_for
 from taxi_pipeline.assets.trips import trip_asset_keys
 from taxi_pipeline.checks import all_checks
-from taxi_pipeline.colors import COLORS
+from taxi_pipeline.services import SERVICES
 from taxi_pipeline.jobs import all_jobs
 from taxi_pipeline.resources.alerts import AlertWebhookResource
 from taxi_pipeline.resources.source import TaxiSourceResource
@@ -33,51 +33,176 @@ from taxi_pipeline.sensors import alert_on_run_failure, tlc_source_sensor
 from .conftest import _QuietHandler
 
 
+TICK = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def instance(tmp_path):
+    """A real instance on disk (schedule contexts need its ref); sensors and schedules read
+    materializations from it. (`instance_for_test` leaves global state that breaks later
+    `materialize` calls in the same session.)"""
+    (tmp_path / "dagster_home").mkdir()
+    test_instance = DagsterInstance.local_temp(str(tmp_path / "dagster_home"))
+    yield test_instance
+    test_instance.dispose()
+
+
+def _publish(env, service: str, month: str, like: str) -> None:
+    """The TLC publishes `month`: a copy of a bundled official-layout month under its name."""
+    mirror = env.mirror
+    mirror.path(service, month, "tlc").write_bytes(mirror.path(service, like, "tlc").read_bytes())
+
+
+NEWEST_BUNDLED = {"yellow": "2025-02", "green": "2025-11", "fhv": "2024-03", "fhvhv": "2025-01"}
+
+
 @pytest.mark.parametrize("schedule", color_schedules, ids=[s.name for s in color_schedules])
-def test_a_monthly_schedule_requests_the_month_that_just_ended(schedule):
-    color = COLORS[schedule.name.split("_")[0]]
-    assert schedule.cron_schedule == f"0 {color.schedule_hour} 1 * *"
-    tick = datetime(2021, 3, 1, color.schedule_hour, 0, tzinfo=timezone.utc)
-
-    result = schedule.evaluate_tick(build_schedule_context(scheduled_execution_time=tick))
-
-    [request] = result.run_requests
-    assert request.partition_key == "2021-02"
-    assert schedule.job_name == f"{color.name}_taxi_job"
+def test_a_monthly_schedule_requests_the_newest_published_month_once(schedule, tlc_env, instance):
+    service = SERVICES[schedule.name.split("_")[0]]
+    assert schedule.cron_schedule == f"0 {service.schedule_hour} 1 * *"
+    assert schedule.job_name == f"{service.name}_taxi_job"
+    _newest_month_ticks(schedule, service, instance, tlc_env)
 
 
-def _requested(taxi_env, instance) -> set[tuple[str, str]]:
-    context = build_sensor_context(instance=instance, resources={"source": taxi_env.resources["source"]})
-    result = tlc_source_sensor(context)
-    if isinstance(result, SkipReason):
-        return set()
-    return {(r.job_name.removesuffix("_taxi_job"), r.partition_key) for r in result}
+def _repository(env):
+    defs = Definitions(assets=assets_for(env.source), jobs=all_jobs, schedules=color_schedules,
+                       resources=env.resources)
+    return defs.get_repository_def()
+
+
+def _newest_month_ticks(schedule, service, instance, tlc_env):
+    repository = _repository(tlc_env)
+
+    def tick(when: datetime):
+        # `with`: the context opens the instance from its ref and must close it again
+        with build_schedule_context(
+            scheduled_execution_time=when, instance=instance, repository_def=repository,
+            resources={"source": tlc_env.resources["source"]},
+        ) as context:
+            return schedule.evaluate_tick(context)
+
+    # 2026-12-01: the newest month the (local) TLC has is 2026-09; 2026-10..12 are not published.
+    _publish(tlc_env, service.name, "2026-09", NEWEST_BUNDLED[service.name])
+    [request] = tick(TICK).run_requests
+    assert request.partition_key == "2026-09"
+    assert request.tags["taxi/source_version"].startswith("tlc:")
+
+    _load_raw(tlc_env, instance, service.name, "2026-09")
+    assert tick(TICK.replace(month=12, day=1)).run_requests == []  # loaded: not the same month again
+
+    _publish(tlc_env, service.name, "2026-10", NEWEST_BUNDLED[service.name])
+    [request] = tick(datetime(2027, 1, 1, 10, tzinfo=timezone.utc)).run_requests
+    assert request.partition_key == "2026-10"
+
+
+def test_a_schedule_skips_when_nothing_was_published_for_a_year(tlc_env, instance):
+    schedule = next(s for s in color_schedules if s.name == "fhv_monthly_schedule")
+    with build_schedule_context(
+        scheduled_execution_time=datetime(2027, 6, 1, tzinfo=timezone.utc),  # newest bundled fhv: 2024-03
+        instance=instance, resources={"source": tlc_env.resources["source"]},
+        repository_def=_repository(tlc_env),
+    ) as context:
+        result = schedule.evaluate_tick(context)
+    assert result.run_requests == [] and "no fhv month in the last 12" in result.skip_message
+
+
+def _requested(taxi_env, instance, cursor=None) -> tuple[set[tuple[str, str]], str]:
+    with build_sensor_context(instance=instance, cursor=cursor,
+                              resources={"source": taxi_env.resources["source"]}) as context:
+        result = tlc_source_sensor(context)
+    months = {(r.job_name.removesuffix("_taxi_job"), r.partition_key) for r in result.run_requests}
+    return months, result.cursor
 
 
 def _load_raw(taxi_env, instance, color: str, month: str) -> None:
-    result = materialize(all_assets, selection=[trip_asset_keys(COLORS[color]).raw],
+    result = materialize(assets_for(taxi_env.source), selection=[trip_asset_keys(SERVICES[color]).raw],
                          partition_key=month, resources=taxi_env.resources, instance=instance)
     assert result.success
 
 
-def test_the_source_sensor_requests_exactly_new_and_changed_months(taxi_env):
+def test_the_source_sensor_requests_exactly_new_and_changed_months(taxi_env, instance):
     mirror = taxi_env.mirror
     kept = {mirror.path("yellow", "2020-01"), mirror.path("yellow", "2021-01")}
     green = mirror.path("green", "2019-01").read_bytes()
     for path in mirror.root.glob("*/*.csv.gz"):
         if path not in kept:
             path.unlink()
-    instance = DagsterInstance.ephemeral()
 
-    assert _requested(taxi_env, instance) == {("yellow", "2020-01"), ("yellow", "2021-01")}
+    assert _requested(taxi_env, instance)[0] == {("yellow", "2020-01"), ("yellow", "2021-01")}
     for month in ("2020-01", "2021-01"):
         _load_raw(taxi_env, instance, "yellow", month)
-    assert _requested(taxi_env, instance) == set()  # nothing changed: nothing to download
+    assert _requested(taxi_env, instance)[0] == set()  # nothing changed: nothing to download
 
     mirror.put("green", "2019-01", green)  # a new month appears
     text = gzip.decompress(mirror.path("yellow", "2020-01").read_bytes())
     mirror.put("yellow", "2020-01", gzip.compress(text + text.splitlines(keepends=True)[-1]))  # a changed file
-    assert _requested(taxi_env, instance) == {("green", "2019-01"), ("yellow", "2020-01")}
+    assert _requested(taxi_env, instance)[0] == {("green", "2019-01"), ("yellow", "2020-01")}
+
+
+def test_the_sensor_asks_recent_months_every_tick_and_all_history_weekly(tlc_env, instance, monkeypatch):
+    """Evaluated in 2026 against the local TLC: every service, ~600 months on a full scan."""
+    from taxi_pipeline import sensors
+
+    now = datetime(2026, 11, 2, 6, tzinfo=timezone.utc)
+    monkeypatch.setattr(sensors, "_now", lambda: now)
+    asked = []
+    original = TaxiSourceResource.version
+    monkeypatch.setattr(TaxiSourceResource, "version", lambda self, path: asked.append(path) or original(self, path))
+    bundled = {(p.name.split("_")[0], p.stem.split("_")[-1]) for p in (tlc_env.mirror.root / "trip-data").glob("*.parquet")}
+
+    months, cursor = _requested(tlc_env, instance)  # first tick: the whole history
+    assert months == bundled
+    assert len(asked) == sum(len(sensors.service_partitions[s].get_partition_keys(current_time=now)) for s in SERVICES)
+    assert len(asked) > 600  # 607 on 2026-11-02: yellow 215, green 155, fhv 143, fhvhv 94
+    for service, month in [("yellow", "2009-01"), ("green", "2025-11")]:
+        _load_raw(tlc_env, instance, service, month)
+
+    asked.clear()
+    _publish(tlc_env, "green", "2026-09", "2025-11")  # new: a recent month
+    _publish(tlc_env, "yellow", "2009-01", "2010-02")  # a re-upload of an old month
+    now = datetime(2026, 11, 2, 12, tzinfo=timezone.utc)
+    months, cursor = _requested(tlc_env, instance, cursor)
+    assert ("green", "2026-09") in months and ("yellow", "2009-01") not in months
+    assert len(asked) == 4 * len(SERVICES)  # recent months only: 2026-08..2026-11
+
+    now = datetime(2026, 11, 9, 12, tzinfo=timezone.utc)  # a week later: the whole history again
+    months, cursor = _requested(tlc_env, instance, cursor)
+    assert ("yellow", "2009-01") in months and ("green", "2025-11") not in months
+
+
+class _Busy:
+    """A source that answers HEAD with 429 `busy` times, then serves files."""
+
+    def __init__(self, root, busy: int):
+        self.busy, self.heads = busy, 0
+        outer = self
+
+        class Handler(_QuietHandler):
+            def do_HEAD(self):
+                outer.heads += 1
+                if outer.heads <= outer.busy:
+                    self.send_error(429, "slow down")
+                    return
+                super().do_HEAD()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=root))
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+
+def test_a_busy_cdn_is_asked_again_with_backoff_and_a_missing_month_is_403(tlc_env):
+    from taxi_pipeline.resources.source import TransientSourceError
+
+    busy = _Busy(tlc_env.mirror.root, busy=2)
+    try:
+        source = TaxiSourceResource(source="tlc", base_url=busy.url, backoff_seconds=0.01)
+        assert source.month_version(SERVICES["fhvhv"], "2025-01").startswith("tlc:")
+        assert busy.heads == 3
+        busy.busy, busy.heads = 100, 0
+        with pytest.raises(TransientSourceError, match="stayed busy .HTTP 429. after 4 attempts"):
+            source.version("trip-data/fhvhv_tripdata_2025-01.parquet")
+    finally:
+        busy.server.shutdown()
 
 
 class _Flaky:
@@ -107,7 +232,7 @@ def _retries(result) -> int:
 
 def test_a_transient_failure_succeeds_through_retries(taxi_env):
     flaky = _Flaky(taxi_env.mirror.root, failures=2)
-    taxi_env.resources["source"] = TaxiSourceResource(base_url=flaky.url)
+    taxi_env.resources["source"] = TaxiSourceResource(source="course", base_url=flaky.url)
     try:
         result = taxi_env.materialize("yellow", "2021-01")
     finally:
@@ -148,9 +273,8 @@ class _Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
 
 
-def test_a_failed_run_alert_reaches_the_webhook_with_job_and_partition(taxi_env):
-    instance = DagsterInstance.ephemeral()
-    defs = Definitions(assets=all_assets, asset_checks=all_checks, jobs=all_jobs, resources=taxi_env.resources)
+def test_a_failed_run_alert_reaches_the_webhook_with_job_and_partition(taxi_env, instance):
+    defs = Definitions(assets=assets_for(taxi_env.source), asset_checks=all_checks, jobs=all_jobs, resources=taxi_env.resources)
     failed = defs.resolve_job_def("green_taxi_job").execute_in_process(
         partition_key="2021-07", instance=instance, raise_on_error=False
     )
@@ -172,5 +296,6 @@ def test_a_failed_run_alert_reaches_the_webhook_with_job_and_partition(taxi_env)
     [post] = receiver.posts
     assert "job: green_taxi_job" in post["text"]
     assert "partition: 2021-07" in post["text"]
+    assert "green 2021-07 is not published in the course's csv.gz mirror" in post["text"]
     assert "green_tripdata_2021-07.csv.gz (HTTP 404)" in post["text"]
     assert f"run: http://dagster.example:3000/runs/{failed.run_id}" in post["text"]

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import AssetKey, materialize
 
-from taxi_pipeline.assets import all_assets
+from taxi_pipeline.assets import assets_for
 from taxi_pipeline.resources.environments import resources_for_environment
 
 from .services import PasswordPostgres
@@ -137,7 +137,7 @@ def test_a_configured_server_with_a_password_never_shows_the_password(
     monkeypatch.setenv("TAXI_PG_SSLMODE", "disable")
     resources = resources_for_environment()
 
-    result = materialize(all_assets, selection=[AssetKey(["lake", "raw_yellow_trips"]),
+    result = materialize(assets_for(taxi_env.source), selection=[AssetKey(["lake", "raw_yellow_trips"]),
                          AssetKey(["lake", "clean_yellow_trips"]), PG_KEY],
                          partition_key="2021-01", resources=resources)
 
@@ -148,6 +148,6 @@ def test_a_configured_server_with_a_password_never_shows_the_password(
     assert password_postgres.password not in events  # ...never the password
 
     monkeypatch.setenv("TAXI_PG_PASSWORD", "wrong")
-    failed = materialize(all_assets, selection=[PG_KEY], partition_key="2021-01",
+    failed = materialize(assets_for(taxi_env.source), selection=[PG_KEY], partition_key="2021-01",
                          resources=resources_for_environment(), raise_on_error=False)
     assert "password authentication failed" in taxi_env.failure_text(failed)

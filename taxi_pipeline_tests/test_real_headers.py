@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from taxi_pipeline.cleaning import write_clean_parquet
-from taxi_pipeline.colors import COLORS
+from taxi_pipeline.services import SERVICES
 from taxi_pipeline.partitions import month_start
 
 from .conftest import TEST_DATA
@@ -28,8 +28,8 @@ def test_real_head_cleans_to_the_canonical_schema(head: Path, tmp_path):
     src.write_bytes(gzip.compress(whole))
     dest = tmp_path / "clean.parquet"
 
-    result = write_clean_parquet(src, dest, COLORS[color], month_start(month), src.name)
+    result = write_clean_parquet(src, dest, SERVICES[color], month_start(month), src.name)
 
     table = pq.read_table(dest)
-    assert table.schema.equals(COLORS[color].schema)
+    assert table.schema.equals(SERVICES[color].schema)
     assert table.num_rows == result.rows == whole.count(b"\n") - 1 > 0

@@ -23,7 +23,8 @@ def test_a_month_missing_at_the_source_names_the_url(taxi_env):
     result = taxi_env.materialize("green", "2021-07", raise_on_error=False)
 
     error = taxi_env.failure_text(result)
-    assert f"No file at {taxi_env.mirror.url}/green/green_tripdata_2021-07.csv.gz (HTTP 404)" in error
+    assert (f"green 2021-07 is not published in the course's csv.gz mirror: no file at "
+            f"{taxi_env.mirror.url}/green/green_tripdata_2021-07.csv.gz (HTTP 404)") in error
 
 
 def test_gzip_verifier_counts_lines_across_members_and_chunks():

@@ -7,9 +7,9 @@ import pyarrow.parquet as pq
 from dagster import asset, materialize
 
 from taxi_pipeline.assets.trips import trip_asset_keys
-from taxi_pipeline.colors import COLORS, SOURCE_MONTH_COLUMN
+from taxi_pipeline.services import SERVICES, SOURCE_MONTH_COLUMN
 from taxi_pipeline.io_managers.warehouse import PARTITION_EXPR_KEY
-from taxi_pipeline.partitions import monthly_partitions
+from taxi_pipeline.partitions import service_partitions
 
 from .conftest import data_file
 
@@ -28,7 +28,7 @@ def test_a_month_lands_in_every_target_unchanged_and_typed(taxi_env):
     raw = taxi_env.lake_file("raw", "yellow", "2021-01")
     assert raw.read_bytes() == mirror.path("yellow", "2021-01").read_bytes()
     parquet = pq.ParquetFile(taxi_env.lake_file("clean", "yellow", "2021-01"))
-    assert parquet.schema_arrow.equals(COLORS["yellow"].schema)
+    assert parquet.schema_arrow.equals(SERVICES["yellow"].schema)
     assert parquet.metadata.num_rows == rows
     assert taxi_env.warehouse_month("yellow", "2021-01") == (rows,)
     assert taxi_env.pg_month("yellow", "2021-01") == (rows,)
@@ -90,7 +90,7 @@ def test_green_and_fhv_months_load_with_their_own_schemas(taxi_env):
         rows = taxi_env.mirror.rows(color, "2019-01")
         assert rows > 0
         parquet = pq.ParquetFile(taxi_env.lake_file("clean", color, "2019-01"))
-        assert parquet.schema_arrow.equals(COLORS[color].schema)
+        assert parquet.schema_arrow.equals(SERVICES[color].schema)
         assert taxi_env.warehouse_month(color, "2019-01") == (rows,)
         assert taxi_env.pg_month(color, "2019-01") == (rows,)
     # green's ehail_fee is empty for the whole month: a typed column of nulls.
@@ -147,7 +147,7 @@ def test_the_clean_month_describes_itself_in_metadata(taxi_env):
     assert (meta["passenger_count_missing_before"], meta["passenger_count_missing_after"]) == (500, 500)
     assert meta["min_pickup"] == "2019-12-18 15:27:49"
     assert meta["max_pickup"].startswith("2020-01-31")
-    assert [c.name for c in meta["dagster/column_schema"].columns] == COLORS["yellow"].schema.names
+    assert [c.name for c in meta["dagster/column_schema"].columns] == SERVICES["yellow"].schema.names
     assert meta["preview"].splitlines()[0].startswith("|   VendorID |")
 
 
@@ -164,7 +164,7 @@ def test_a_warehouse_stream_that_breaks_midway_keeps_the_previous_month(taxi_env
         yield next(batches)
         raise OSError("connection to the lake lost")
 
-    @asset(key=trip_asset_keys(COLORS["yellow"]).warehouse, partitions_def=monthly_partitions,
+    @asset(key=trip_asset_keys(SERVICES["yellow"]).warehouse, partitions_def=service_partitions["yellow"],
            io_manager_key="warehouse_io_manager", metadata={PARTITION_EXPR_KEY: SOURCE_MONTH_COLUMN})
     def broken_stream() -> pa.RecordBatchReader:
         return pa.RecordBatchReader.from_batches(clean.schema_arrow, first_batches_then_failure())

@@ -1,6 +1,12 @@
 from taxi_pipeline.assets.trips import build_trip_assets
 from taxi_pipeline.assets.zones import zone_assets
-from taxi_pipeline.colors import COLORS
+from taxi_pipeline.services import SERVICES
+from taxi_pipeline.sources import Source, current_source
 
-trip_assets = [a for color in COLORS.values() for a in build_trip_assets(color)]
-all_assets = [*trip_assets, *zone_assets]
+
+def assets_for(source: Source) -> list:
+    """Every asset, with raw files of `source`'s type (the raw zone keeps files as published)."""
+    return [*(a for service in SERVICES.values() for a in build_trip_assets(service, source)), *zone_assets]
+
+
+all_assets = assets_for(current_source())

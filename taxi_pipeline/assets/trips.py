@@ -1,4 +1,4 @@
-"""One factory builds every color's four assets: raw csv.gz → clean parquet → warehouse → Postgres."""
+"""One factory builds every service's four assets: raw file → clean parquet → warehouse → Postgres."""
 
 from pathlib import Path
 from typing import NamedTuple
@@ -20,11 +20,12 @@ from dagster import (
 
 from taxi_pipeline.assets.scratch import scratch_file
 from taxi_pipeline.cleaning import BadTripFile, validate_trip_file, write_clean_parquet
-from taxi_pipeline.colors import SOURCE_MONTH_COLUMN, TaxiColor
+from taxi_pipeline.services import SOURCE_MONTH_COLUMN, TaxiService
+from taxi_pipeline.sources import Source, SourceMonthUnavailable
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
 from taxi_pipeline.io_managers.postgres import PICKUP_COLUMN_KEY, SOURCE_FILE_KEY
 from taxi_pipeline.io_managers.warehouse import PARTITION_EXPR_KEY
-from taxi_pipeline.partitions import month_start, monthly_partitions
+from taxi_pipeline.partitions import month_start, service_partitions
 from taxi_pipeline.policies import DOWNLOAD_POOL, ONE_MONTH_PER_RUN, TRANSIENT_RETRY, permanent
 from taxi_pipeline.resources.environments import warehouse_kind
 from taxi_pipeline.resources.source import SourceFileCorrupt, SourceFileMissing, TaxiSourceResource
@@ -43,7 +44,7 @@ def table_schema(schema: pa.Schema, descriptions: dict[str, str] | None = None) 
     )
 
 
-def color_table_schema(color: TaxiColor) -> TableSchema:
+def color_table_schema(color: TaxiService) -> TableSchema:
     descriptions = {c.name: c.description for c in color.columns}
     descriptions[SOURCE_MONTH_COLUMN] = "First instant of the month of the file the row came in"
     return table_schema(color.schema, descriptions)
@@ -66,7 +67,7 @@ class TripAssetKeys(NamedTuple):
     postgres: AssetKey
 
 
-def trip_asset_keys(color: TaxiColor) -> TripAssetKeys:
+def trip_asset_keys(color: TaxiService) -> TripAssetKeys:
     return TripAssetKeys(
         raw=AssetKey(["lake", f"raw_{color.name}_trips"]),
         clean=AssetKey(["lake", f"clean_{color.name}_trips"]),
@@ -75,36 +76,37 @@ def trip_asset_keys(color: TaxiColor) -> TripAssetKeys:
     )
 
 
-def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
+def build_trip_assets(color: TaxiService, layout: Source) -> list[AssetsDefinition]:
+    """The raw zone keeps the file as published, so the raw asset's file type is `layout`'s."""
     name = color.name
     keys = trip_asset_keys(color)
-    common = dict(group_name=name, partitions_def=monthly_partitions, backfill_policy=ONE_MONTH_PER_RUN)
+    common = dict(group_name=name, partitions_def=service_partitions[name], backfill_policy=ONE_MONTH_PER_RUN)
 
     @asset(
         key=keys.raw,
         io_manager_key="lake_io_manager",
-        metadata={LAKE_PATH_KEY: color.raw_path("{month}")},
-        kinds={"csv"},
-        description=f"The month's {name} release file, byte for byte, in the lake's raw zone.",
+        metadata={LAKE_PATH_KEY: color.raw_path("{month}", layout.suffix), "source": layout.name},
+        kinds={layout.suffix.split(".")[1]},
+        description=f"The month's {name} file from the {layout.title}, byte for byte, in the lake's raw zone.",
         retry_policy=TRANSIENT_RETRY,
         pool=DOWNLOAD_POOL,
         **common,
     )
     def raw_trips(context: AssetExecutionContext, source: TaxiSourceResource) -> Output[Path]:
         month = context.partition_key
-        label = color.file_label(month)
-        with scratch_file(".csv.gz") as staging:
+        label = color.file_label(month, source.layout.suffix)
+        with scratch_file(source.layout.suffix) as staging:
             try:
-                download = source.download(f"{name}/{color.file_name(month)}", staging)
+                download = source.download_month(color, month, staging)
                 # Only a file the clean step can read lands in the lake: bad input writes nothing.
                 checked = validate_trip_file(staging, color, month_start(month), label)
-            except (SourceFileMissing, SourceFileCorrupt, BadTripFile) as err:
+            except (SourceMonthUnavailable, SourceFileMissing, SourceFileCorrupt, BadTripFile) as err:
                 raise permanent(err) from None
         return Output(
             staging,
-            # The source file's ETag (or Last-Modified + size): the source sensor
-            # requests a month again only when this changes.
-            data_version=DataVersion(download.version),
+            # The source's name and its file's ETag (or Last-Modified + size): the source
+            # sensor requests a month again only when this changes.
+            data_version=DataVersion(source.versioned(download.version)),
             metadata={
                 "url": MetadataValue.url(download.url),
                 "rows": checked.rows,
@@ -123,7 +125,7 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
     )
     def clean_trips(context: AssetExecutionContext, raw: Path) -> Output[Path]:
         month = context.partition_key
-        label = color.file_label(month)
+        label = color.file_label(month, layout.suffix)
         with scratch_file(".parquet") as staging:
             try:
                 result = write_clean_parquet(raw, staging, color, month_start(month), label)
@@ -166,7 +168,7 @@ def build_trip_assets(color: TaxiColor) -> list[AssetsDefinition]:
         io_manager_key="postgres_io_manager",
         metadata={
             PICKUP_COLUMN_KEY: color.pickup_column,
-            SOURCE_FILE_KEY: color.file_label("{month}"),
+            SOURCE_FILE_KEY: color.file_label("{month}", ".parquet"),
             "dagster/column_schema": color_table_schema(color),
         },
         kinds={"postgres"},

@@ -33,7 +33,8 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg import errors, sql
 
-from taxi_pipeline.colors import SOURCE_MONTH_COLUMN
+from taxi_pipeline.io_managers.evolution import TableInTheWay, columns_to_add
+from taxi_pipeline.services import SOURCE_MONTH_COLUMN
 from taxi_pipeline.partitions import month_start
 from taxi_pipeline.policies import permanent
 from taxi_pipeline.resources.postgres import PostgresConfigError, PostgresResource
@@ -89,7 +90,7 @@ def replace_rows(
     with conn.transaction():
         # Serialize concurrent first loads of a table: CREATE ... IF NOT EXISTS races.
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [table])
-        conn.execute(create_table_sql(target, reader.schema))
+        ensure_table(conn, table, target, reader.schema)
         for column in filter(None, [pickup_column, month and SOURCE_MONTH_COLUMN]):
             conn.execute(_index_sql(table, target, column))
     with conn.transaction():
@@ -127,8 +128,8 @@ class PostgresTableIOManager(ConfigurableIOManager):
                     pickup_column=metadata.get(PICKUP_COLUMN_KEY),
                     source_label=label,
                 )
-            except PostgresLoadError as err:
-                raise permanent(err) from None  # bad data: retrying cannot help
+            except (PostgresLoadError, TableInTheWay) as err:
+                raise permanent(err) from None  # bad data, a foreign table: retrying cannot help
         rate = round(stats.loaded / stats.seconds) if stats.seconds else stats.loaded
         context.log.info(f"{table}: {stats.loaded} rows in {stats.seconds:.1f} s ({rate} rows/s)")
         context.add_output_metadata(
@@ -152,6 +153,27 @@ class PostgresTableIOManager(ConfigurableIOManager):
 
     def load_input(self, context: InputContext):
         raise NotImplementedError("Postgres tables are final targets; read them with SQL.")
+
+
+def ensure_table(conn, table: str, target: sql.Identifier, schema: pa.Schema) -> None:
+    """Create the table, or add the columns a newer schema has (rows kept)."""
+    existing = [
+        name
+        for (name,) in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = %s ORDER BY ordinal_position",
+            [PG_SCHEMA, table],
+        ).fetchall()
+    ]
+    if not existing:
+        conn.execute(create_table_sql(target, schema))
+        return
+    for field in columns_to_add(f"{PG_SCHEMA}.{table}", "Postgres", existing, schema):
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+                target, sql.Identifier(field.name), sql.SQL(pg_type(field.type))
+            )
+        )
 
 
 def create_table_sql(target: sql.Identifier, schema: pa.Schema) -> sql.Composed:

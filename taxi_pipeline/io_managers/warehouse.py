@@ -25,6 +25,8 @@ from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 from dagster_gcp.bigquery.io_manager import BigQueryClient
 from dagster_gcp_pandas import BigQueryPandasIOManager, BigQueryPandasTypeHandler
 
+from taxi_pipeline.io_managers.evolution import TableInTheWay, columns_to_add
+from taxi_pipeline.policies import permanent
 from taxi_pipeline.resources.gcp import GcpCredentialsResource
 
 WAREHOUSE_SCHEMA = "trips_data_all"
@@ -50,11 +52,22 @@ class DuckDBArrowStreamTypeHandler(DbTypeHandler[pa.RecordBatchReader]):
 
     def handle_output(self, context, table_slice: TableSlice, obj: pa.RecordBatchReader, connection):
         table = f"{table_slice.schema}.{table_slice.table}"
-        connection.register("taxi_month_schema", obj.schema.empty_table())
-        connection.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM taxi_month_schema")
-        connection.unregister("taxi_month_schema")
+        existing = _duckdb_columns(connection, table_slice)
+        if not existing:
+            connection.register("taxi_month_schema", obj.schema.empty_table())
+            connection.execute(f"CREATE TABLE {table} AS SELECT * FROM taxi_month_schema")
+            connection.unregister("taxi_month_schema")
+        else:
+            for field in _columns_to_add(table, existing, obj.schema):
+                connection.register("taxi_new_column", pa.schema([field]).empty_table())
+                [(sql_type,)] = connection.execute(
+                    "SELECT column_type FROM (DESCRIBE SELECT * FROM taxi_new_column)"
+                ).fetchall()
+                connection.unregister("taxi_new_column")
+                connection.execute(f'ALTER TABLE {table} ADD COLUMN "{field.name}" {sql_type}')
         connection.register("taxi_month_batches", obj)
-        (rows,) = connection.execute(f"INSERT INTO {table} SELECT * FROM taxi_month_batches").fetchone()
+        # BY NAME: a table that gained columns has them last, in another order than the file.
+        (rows,) = connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM taxi_month_batches").fetchone()
         connection.unregister("taxi_month_batches")
         context.add_output_metadata(dict(_row_count_metadata(context, rows, "duckdb")))
 
@@ -82,17 +95,39 @@ class BigQueryArrowStreamTypeHandler(DbTypeHandler[pa.RecordBatchReader]):
         return [pa.RecordBatchReader]
 
 
+def _duckdb_columns(connection, table_slice: TableSlice) -> list[str]:
+    return [
+        name
+        for (name,) in connection.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+            "AND table_name = ? ORDER BY ordinal_position",
+            [table_slice.schema, table_slice.table],
+        ).fetchall()
+    ]
+
+
+def _columns_to_add(table: str, existing: list[str], schema: pa.Schema) -> list[pa.Field]:
+    try:
+        return columns_to_add(table, "DuckDB", existing, schema)
+    except TableInTheWay as err:
+        raise permanent(err) from None
+
+
 class TransactionalDuckDbClient(DuckDbClient):
     @staticmethod
     def delete_table_slice(context, table_slice, connection) -> None:
         # The parent lets the DELETE fail on a missing table, which would abort the
-        # transaction; ask the catalog first instead.
-        exists = connection.execute(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [table_slice.schema, table_slice.table],
-        ).fetchone()
-        if exists:
-            DuckDbClient.delete_table_slice(context, table_slice, connection)
+        # transaction; ask the catalog first instead. A table in the way that is not
+        # ours (no partition column) stops the run here, before anything is deleted.
+        existing = _duckdb_columns(connection, table_slice)
+        if not existing:
+            return
+        if table_slice.partition_dimensions:
+            column = table_slice.partition_dimensions[0].partition_expr
+            if column not in existing:
+                _columns_to_add(f"{table_slice.schema}.{table_slice.table}", existing,
+                                pa.schema([pa.field(column, pa.timestamp("us"))]))
+        DuckDbClient.delete_table_slice(context, table_slice, connection)
 
     @staticmethod
     @contextmanager

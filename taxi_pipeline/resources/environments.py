@@ -23,8 +23,9 @@ from taxi_pipeline.io_managers.warehouse import (
 from taxi_pipeline.resources.alerts import AlertWebhookResource
 from taxi_pipeline.resources.gcp import GcpCredentialsResource
 from taxi_pipeline.resources.postgres import PostgresResource
-from taxi_pipeline.resources.source import RELEASE_URL, TaxiSourceResource
+from taxi_pipeline.resources.source import TaxiSourceResource
 from taxi_pipeline.resources.warehouse import BigQueryWarehouse, DuckDBWarehouse
+from taxi_pipeline.sources import current_source
 
 DEFAULT_ENV = "local"
 DEFAULT_DATA_DIR = "taxi_data"
@@ -56,10 +57,16 @@ def postgres_resource(embedded_dir: Path) -> PostgresResource:
     )
 
 
+def source_resource() -> TaxiSourceResource:
+    """TAXI_SOURCE picks the source; its own variable (TAXI_TLC_URL or TAXI_SOURCE_URL) its base URL."""
+    source = current_source()
+    return TaxiSourceResource(source=source.name, base_url=_env(source.url_variable, source.default_url))
+
+
 def _common(root: Path) -> dict[str, Any]:
     postgres = postgres_resource(root / "postgres")
     return {
-        "source": TaxiSourceResource(base_url=_env("TAXI_SOURCE_URL", RELEASE_URL)),
+        "source": source_resource(),
         "alerts": AlertWebhookResource(
             url=_env("TAXI_ALERT_WEBHOOK_URL"), ui_url=_env("TAXI_UI_URL", "http://localhost:3000")
         ),

@@ -1,7 +1,8 @@
-"""The TLC release as a source: URLs, streaming downloads, and integrity checks."""
+"""The source over HTTP: URLs, version tokens, streaming downloads, integrity checks."""
 
 from __future__ import annotations
 
+import random
 import time
 import urllib.error
 import urllib.request
@@ -9,16 +10,24 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field
 
-RELEASE_URL = "https://github.com/DataTalksClub/nyc-tlc-data/releases/download"
+from taxi_pipeline.services import TaxiService
+from taxi_pipeline.sources import SOURCES, Source, SourceMonthUnavailable
+
 CHUNK_BYTES = 1 << 20
 PROGRESS_EVERY_BYTES = 16 << 20
+MISSING_STATUSES = (403, 404)
+"""404, and 403: the official CDN's answer for a month it has not published."""
+BUSY_STATUSES = (429, 500, 502, 503, 504)
+HEAD_ATTEMPTS = 4
 
 
 class SourceFileMissing(Exception):
-    """The source has no file at this URL (HTTP 404 or no such file)."""
+    """The source has no file at this URL (HTTP 403/404 or no such file)."""
 
 
 class SourceFileCorrupt(Exception):
@@ -26,7 +35,7 @@ class SourceFileCorrupt(Exception):
 
 
 class TransientSourceError(Exception):
-    """The transfer broke off (fewer bytes than announced); worth retrying."""
+    """The transfer broke off, or the server is busy; worth retrying."""
 
 
 def version_token(headers) -> str:
@@ -46,37 +55,82 @@ class Download:
     path: Path
     bytes: int
     lines: int
+    """Line ends of a text file; rows of a Parquet file."""
     seconds: float
     version: str
 
 
 class TaxiSourceResource(ConfigurableResource):
-    """Where the monthly files come from: `{base_url}/{color}/{color}_tripdata_{YYYY-MM}.csv.gz`.
+    """Where the monthly files come from: `source` (`tlc` or `course`, see
+    `taxi_pipeline/sources/`) under `base_url`.
 
     `http(s)://` and `file://` base URLs both work, so tests and the offline demo use a
-    local mirror laid out like the release.
+    local mirror laid out like the source.
     """
 
-    base_url: str = Field(default=RELEASE_URL, description="Base URL of the release.")
+    source: str = Field(default="tlc", description="tlc (official Parquet) or course (csv.gz mirror).")
+    base_url: str = Field(description="Base URL of the source.")
     timeout_seconds: float = Field(default=60.0, description="Socket timeout per read.")
+    backoff_seconds: float = Field(default=1.0, description="First backoff of a busy HEAD request.")
+
+    @property
+    def layout(self) -> Source:
+        return SOURCES[self.source]
 
     def url_for(self, relative_path: str) -> str:
         return f"{self.base_url.rstrip('/')}/{relative_path}"
 
-    def version(self, relative_path: str) -> str | None:
-        """The source file's version token (a HEAD request), or None if it is not there."""
-        request = urllib.request.Request(self.url_for(relative_path), method="HEAD")
+    def month_path(self, service: TaxiService, month: str) -> str:
+        return self.layout.month_path(service, month)
+
+    def versioned(self, token: str) -> str:
+        """A month's data version: the source's name and its file's version, so switching
+        source re-materializes a month as surely as a re-upload does."""
+        return f"{self.source}:{token}"
+
+    def month_version(self, service: TaxiService, month: str) -> str | None:
+        """The data version the month's file has at the source now; None if not published."""
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
-                return version_token(response.headers)
-        except urllib.error.HTTPError as err:
-            if err.code == 404:
-                return None
-            raise
-        except urllib.error.URLError as err:
-            if isinstance(err.reason, FileNotFoundError):
-                return None
-            raise
+            self.layout.check_month(service, month)
+        except SourceMonthUnavailable:
+            return None
+        token = self.version(self.month_path(service, month))
+        return None if token is None else self.versioned(token)
+
+    def version(self, relative_path: str) -> str | None:
+        """The source file's version token (a HEAD request), or None if it is not there.
+
+        A busy server (429, 5xx) is asked again with exponential backoff and jitter; if
+        it stays busy, TransientSourceError."""
+        url = self.url_for(relative_path)
+        for attempt in range(HEAD_ATTEMPTS):
+            request = urllib.request.Request(url, method="HEAD")
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
+                    return version_token(response.headers)
+            except urllib.error.HTTPError as err:
+                if err.code in MISSING_STATUSES:
+                    return None
+                if err.code not in BUSY_STATUSES:
+                    raise
+                busy = err.code
+            except urllib.error.URLError as err:
+                if isinstance(err.reason, FileNotFoundError):
+                    return None
+                raise
+            time.sleep((2**attempt) * (0.5 + random.random()) * self.backoff_seconds)
+        raise TransientSourceError(f"{url}: the server stayed busy (HTTP {busy}) after {HEAD_ATTEMPTS} attempts.")
+
+    def download_month(self, service: TaxiService, month: str, dest: Path) -> Download:
+        """The month's file, as published; SourceMonthUnavailable (one line) if the source
+        does not have it."""
+        self.layout.check_month(service, month)
+        try:
+            return self.download(self.month_path(service, month), dest)
+        except SourceFileMissing as err:
+            raise SourceMonthUnavailable(
+                f"{service.name} {month} is not published in the {self.layout.title}: {err}"
+            ) from None
 
     def download(self, relative_path: str, dest: Path) -> Download:
         """Stream the file to `dest`, never holding it in memory; verify gzip files."""
@@ -101,18 +155,23 @@ class TaxiSourceResource(ConfigurableResource):
                             log.info(f"{url}: {size / 2**20:.0f} MiB so far")
                             next_report += PROGRESS_EVERY_BYTES
         except urllib.error.HTTPError as err:
-            if err.code == 404:
-                raise SourceFileMissing(f"No file at {url} (HTTP 404).") from None
+            if err.code in MISSING_STATUSES:
+                raise SourceFileMissing(f"no file at {url} (HTTP {err.code}).") from None
             raise
         except urllib.error.URLError as err:
             if isinstance(err.reason, FileNotFoundError):
-                raise SourceFileMissing(f"No file at {url} (file not found).") from None
+                raise SourceFileMissing(f"no file at {url} (file not found).") from None
             raise
         if expected is not None and int(expected) != size:
             raise TransientSourceError(
                 f"{url}: received {size} bytes but the server announced {expected}."
             )
-        lines = verifier.finish() if verifier else _count_lines(dest)
+        if verifier:
+            lines = verifier.finish()
+        elif url.endswith(".parquet"):
+            lines = parquet_rows_verified(dest, url)
+        else:
+            lines = _count_lines(dest)
         seconds = time.monotonic() - started
         log.info(f"Downloaded {url}: {size} bytes, {lines} lines in {seconds:.1f} s")
         return Download(url=url, path=dest, bytes=size, lines=lines, seconds=seconds, version=version)
@@ -165,6 +224,15 @@ class GzipVerifier:
                 f"{cut!r} has no line end (an interrupted copy?)."
             )
         return self.lines
+
+
+def parquet_rows_verified(path: Path, name: str) -> int:
+    """Rows from the Parquet footer: a file cut short has no footer (its last 4 bytes are
+    not `PAR1`), so this proves the file complete without reading its data."""
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except (pa.ArrowInvalid, OSError) as err:
+        raise SourceFileCorrupt(f"{name}: not a complete Parquet file ({err}).") from None
 
 
 def count_lines(binary_file) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from taxi_pipeline.colors import SOURCE_MONTH_COLUMN
+from taxi_pipeline.services import SOURCE_MONTH_COLUMN
 from taxi_pipeline.partitions import month_start
 from taxi_pipeline.resources.gcp import GcpCredentialsResource
 

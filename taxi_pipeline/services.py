@@ -1,0 +1,310 @@
+"""The service registry: one entry per TLC service drives files, assets, jobs and schemas.
+
+Each service has ONE canonical schema that holds every period of its files, from either
+source. Canonical names are today's official names (the course's queries use them);
+older layouts reach them through the service's `renames` table (matched
+case-insensitively, so `Airport_fee`, `dropOff_datetime` and `PUlocationID` need no
+entry) and `value_maps` (the words yellow 2009-2010 used for codes). A reader can check
+these tables against the catalogue in `taxi_pipeline_tests/data/catalogue/`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+TIMESTAMP = pa.timestamp("us")
+"""Microseconds: what Parquet, Postgres, DuckDB and BigQuery all store without loss, and
+wide enough for the real out-of-range values (an fhv 2019-02 drop-off in 3019)."""
+
+SOURCE_MONTH_COLUMN = "source_month"
+"""Lineage column: the first instant of the month of the file a row came from.
+
+Real files hold pickups from the previous month; such rows belong to the file (the
+partition) they arrived in, so replacing a month keys on this column, not on pickup time.
+"""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: pa.DataType
+    description: str
+    required: bool = False
+    """A required column is in every layout of the service; an optional one becomes nulls
+    in a file that lacks it (it was added later, or dropped)."""
+    zero_is_null: bool = False
+    """Legacy coordinates: 0 meant "unknown"."""
+
+
+@dataclass(frozen=True)
+class TaxiService:
+    name: str
+    first_month: str
+    """The first month the TLC published, `YYYY-MM`; partitions start here."""
+    pickup_column: str
+    dropoff_column: str
+    columns: tuple[Column, ...]
+    schedule_hour: int
+    """Hour (UTC) of the monthly run on the 1st."""
+    renames: Mapping[str, str] = field(default_factory=dict)
+    """Lower-cased name in an older layout -> canonical name."""
+    ignored: frozenset[str] = frozenset()
+    """Lower-cased names of columns that carry nothing (a pandas index written by mistake)."""
+    value_maps: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    """Canonical column -> {lower-cased, trimmed word in a file: canonical value}."""
+
+    def file_name(self, month: str, suffix: str = ".csv.gz") -> str:
+        """`month` is a partition key, `YYYY-MM` (or the template `{month}`)."""
+        return f"{self.name}_tripdata_{month}{suffix}"
+
+    def raw_path(self, month: str, suffix: str = ".csv.gz") -> str:
+        """Where the source file sits in the lake, exactly as published."""
+        return f"raw/{self.name}/{self.file_name(month, suffix)}"
+
+    def clean_path(self, month: str) -> str:
+        return f"clean/{self.name}/{self.file_name(month, '.parquet')}"
+
+    @property
+    def warehouse_table(self) -> str:
+        return f"{self.name}_tripdata"
+
+    @property
+    def postgres_table(self) -> str:
+        return f"{self.name}_taxi_trips"
+
+    @property
+    def job_name(self) -> str:
+        return f"{self.name}_taxi_job"
+
+    def file_label(self, month: str, suffix: str = ".csv.gz") -> str:
+        """How errors and logs name a month's file."""
+        return f"{self.file_name(month, suffix)} (partition {month})"
+
+    def canonical_name(self, source_name: str) -> str | None:
+        """The canonical column a file's column feeds, None if it is ignored."""
+        lower = source_name.strip().lower()
+        if lower in self.ignored:
+            return None
+        return self.renames.get(lower, self._by_lower.get(lower, source_name))
+
+    @property
+    def _by_lower(self) -> dict[str, str]:
+        return {c.name.lower(): c.name for c in self.columns}
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The canonical Arrow schema of the clean parquet and every target table."""
+        fields = [pa.field(c.name, c.type, nullable=True) for c in self.columns]
+        fields.append(pa.field(SOURCE_MONTH_COLUMN, TIMESTAMP, nullable=False))
+        return pa.schema(fields)
+
+
+def _code(name: str, description: str, required: bool = True) -> Column:
+    return Column(name, pa.int16(), description, required)
+
+
+def _zone(name: str, description: str, required: bool = True) -> Column:
+    return Column(name, pa.int32(), description, required)
+
+
+def _amount(name: str, description: str, required: bool = True) -> Column:
+    return Column(name, pa.float64(), description, required)
+
+
+def _text(name: str, description: str, required: bool = True) -> Column:
+    return Column(name, pa.string(), description, required)
+
+
+def _time(name: str, description: str, required: bool = True) -> Column:
+    return Column(name, TIMESTAMP, description, required)
+
+
+def _coordinate(name: str, description: str) -> Column:
+    return Column(name, pa.float64(), f"{description} (yellow 2009-2010 only; 0 in the file is null)",
+                  zero_is_null=True)
+
+
+_VENDOR = _code("VendorID", "TPEP/LPEP provider (1 Creative Mobile, 2 VeriFone/Curb, 3 DDS, ...)")
+_PASSENGERS = _code("passenger_count", "Passengers, as entered by the driver")
+_DISTANCE = _amount("trip_distance", "Trip distance in miles from the taximeter")
+_RATECODE = _code("RatecodeID", "Final rate code in effect at the end of the trip")
+_STORE_FWD = _text("store_and_fwd_flag", "Y/N: trip held in vehicle memory")
+_PAYMENT = _code("payment_type", "How the passenger paid (1 card, 2 cash, 3 no charge, 4 dispute, ...)")
+_FARE = _amount("fare_amount", "Time-and-distance fare from the meter, USD")
+_EXTRA = _amount("extra", "Miscellaneous extras and surcharges, USD")
+_MTA = _amount("mta_tax", "MTA tax, USD")
+_TIP = _amount("tip_amount", "Card tips, USD (cash tips are not recorded)")
+_TOLLS = _amount("tolls_amount", "Tolls paid, USD")
+_IMPROVEMENT = _amount("improvement_surcharge", "Improvement surcharge, USD (from 2015)", required=False)
+_TOTAL = _amount("total_amount", "Total charged to passengers (excluding cash tips), USD")
+_CONGESTION = _amount("congestion_surcharge", "NYS congestion surcharge, USD (from 2019-02)", required=False)
+_CBD = _amount("cbd_congestion_fee", "MTA congestion-pricing fee, USD (from 2025-01)", required=False)
+_REQUEST_SOURCE = _text("request_source", "How the trip was requested (from 2026-06)", required=False)
+_PU = _zone("PULocationID", "TLC taxi zone of pickup")
+_DO = _zone("DOLocationID", "TLC taxi zone of dropoff")
+
+STORE_AND_FORWARD_WORDS = {"y": "Y", "1": "Y", "1.0": "Y", "n": "N", "0": "N", "0.0": "N"}
+"""store_and_fwd_flag as written in every period (2009 stores it as a double)."""
+
+LEGACY_YELLOW_VALUES = {
+    "VendorID": {"cmt": 1, "vts": 2, "dds": 3},
+    "payment_type": {
+        "credit": 1, "cre": 1, "crd": 1,
+        "cash": 2, "cas": 2, "csh": 2,
+        "no charge": 3, "no": 3,
+        "dispute": 4, "dis": 4,
+    },
+    "store_and_fwd_flag": STORE_AND_FORWARD_WORDS,
+}
+"""Yellow 2009-2010 words -> today's codes (the map of toddwschneider/nyc-taxi-data,
+`setup_files/populate_yellow_trips.sql`; catalogue README). Matched lower-cased and
+trimmed; a word not listed is an error naming it. Digits parse as the code they are."""
+
+SERVICES: dict[str, TaxiService] = {
+    s.name: s
+    for s in (
+        TaxiService(
+            name="yellow",
+            first_month="2009-01",
+            pickup_column="tpep_pickup_datetime",
+            dropoff_column="tpep_dropoff_datetime",
+            schedule_hour=10,
+            columns=(
+                _VENDOR,
+                _time("tpep_pickup_datetime", "When the meter was engaged"),
+                _time("tpep_dropoff_datetime", "When the meter was disengaged"),
+                _PASSENGERS,
+                _DISTANCE,
+                _RATECODE,
+                _STORE_FWD,
+                _zone("PULocationID", "TLC taxi zone of pickup (from 2011)", required=False),
+                _zone("DOLocationID", "TLC taxi zone of dropoff (from 2011)", required=False),
+                _PAYMENT,
+                _FARE,
+                _EXTRA,
+                _MTA,
+                _TIP,
+                _TOLLS,
+                _IMPROVEMENT,
+                _TOTAL,
+                _CONGESTION,
+                _amount("airport_fee", "Airport pickup fee, USD (from 2021; Airport_fee from 2023-02)",
+                        required=False),
+                _CBD,
+                _REQUEST_SOURCE,
+                _coordinate("pickup_longitude", "Pickup longitude"),
+                _coordinate("pickup_latitude", "Pickup latitude"),
+                _coordinate("dropoff_longitude", "Dropoff longitude"),
+                _coordinate("dropoff_latitude", "Dropoff latitude"),
+            ),
+            # catalogue: yellow 2009-01..2009-12 and 2010-01..2010-12
+            renames={
+                "vendor_name": "VendorID",                  # 2009
+                "vendor_id": "VendorID",                    # 2010
+                "trip_pickup_datetime": "tpep_pickup_datetime",    # 2009
+                "trip_dropoff_datetime": "tpep_dropoff_datetime",  # 2009
+                "pickup_datetime": "tpep_pickup_datetime",         # 2010
+                "dropoff_datetime": "tpep_dropoff_datetime",       # 2010
+                "start_lon": "pickup_longitude",            # 2009
+                "start_lat": "pickup_latitude",             # 2009
+                "end_lon": "dropoff_longitude",             # 2009
+                "end_lat": "dropoff_latitude",              # 2009
+                "rate_code": "RatecodeID",                  # 2009 (double), 2010 (string/int64)
+                "store_and_forward": "store_and_fwd_flag",  # 2009 (double)
+                "fare_amt": "fare_amount",                  # 2009
+                "surcharge": "extra",                       # 2009-2010
+                "tip_amt": "tip_amount",                    # 2009
+                "tolls_amt": "tolls_amount",                # 2009
+                "total_amt": "total_amount",                # 2009
+            },
+            ignored=frozenset({"__index_level_0__"}),       # 2010-02, 2010-03
+            value_maps=LEGACY_YELLOW_VALUES,
+        ),
+        TaxiService(
+            name="green",
+            first_month="2014-01",
+            pickup_column="lpep_pickup_datetime",
+            dropoff_column="lpep_dropoff_datetime",
+            schedule_hour=9,
+            columns=(
+                _VENDOR,
+                _time("lpep_pickup_datetime", "When the meter was engaged"),
+                _time("lpep_dropoff_datetime", "When the meter was disengaged"),
+                _STORE_FWD,
+                _RATECODE,
+                _PU,
+                _DO,
+                _PASSENGERS,
+                _DISTANCE,
+                _FARE,
+                _EXTRA,
+                _MTA,
+                _TIP,
+                _TOLLS,
+                _amount("ehail_fee", "E-hail fee, USD (empty for whole months)"),
+                _IMPROVEMENT,
+                _TOTAL,
+                _PAYMENT,
+                _code("trip_type", "1 street-hail, 2 dispatch"),
+                _CONGESTION,
+                _CBD,
+                _REQUEST_SOURCE,
+            ),
+            value_maps={"store_and_fwd_flag": STORE_AND_FORWARD_WORDS},
+        ),
+        TaxiService(
+            name="fhv",
+            first_month="2015-01",
+            pickup_column="pickup_datetime",
+            dropoff_column="dropoff_datetime",  # dropOff_datetime in the files
+            schedule_hour=11,
+            columns=(
+                _text("dispatching_base_num", "TLC base license number of the dispatching base"),
+                _time("pickup_datetime", "When the trip started"),
+                _time("dropoff_datetime", "When the trip ended"),
+                _zone("PULocationID", "TLC taxi zone of pickup (PUlocationID in the files)"),
+                _zone("DOLocationID", "TLC taxi zone of dropoff (DOlocationID in the files)"),
+                _code("SR_Flag", "1 when part of a shared ride chain, else null"),
+                _text("Affiliated_base_number", "Base license number of the affiliated base",
+                      required=False),
+            ),
+        ),
+        TaxiService(
+            name="fhvhv",
+            first_month="2019-02",
+            pickup_column="pickup_datetime",
+            dropoff_column="dropoff_datetime",
+            schedule_hour=12,
+            columns=(
+                _text("hvfhs_license_num", "High-volume license: HV0002 Juno, HV0003 Uber, HV0004 Via, HV0005 Lyft"),
+                _text("dispatching_base_num", "TLC base license number of the dispatching base"),
+                _text("originating_base_num", "Base that received the original request"),
+                _time("request_datetime", "When the passenger requested the trip"),
+                _time("on_scene_datetime", "When the driver arrived (accessible vehicles only)"),
+                _time("pickup_datetime", "When the trip started"),
+                _time("dropoff_datetime", "When the trip ended"),
+                _PU,
+                _DO,
+                _amount("trip_miles", "Trip distance in miles"),
+                Column("trip_time", pa.int64(), "Trip time in seconds", required=True),
+                _amount("base_passenger_fare", "Base fare before tolls, tips, taxes and fees, USD"),
+                _amount("tolls", "Tolls paid, USD"),
+                _amount("bcf", "Black Car Fund fee, USD"),
+                _amount("sales_tax", "NYS sales tax, USD"),
+                _amount("congestion_surcharge", "NYS congestion surcharge, USD"),
+                _amount("airport_fee", "Airport pickup/dropoff fee, USD"),
+                _amount("tips", "Tips, USD"),
+                _amount("driver_pay", "Driver pay, USD"),
+                _text("shared_request_flag", "Y/N: the passenger agreed to a shared ride"),
+                _text("shared_match_flag", "Y/N: the passenger shared the vehicle"),
+                _text("access_a_ride_flag", "Y/N: administered on behalf of the MTA's Access-A-Ride"),
+                _text("wav_request_flag", "Y/N: a wheelchair-accessible vehicle was requested"),
+                _text("wav_match_flag", "Y/N: the trip was in a wheelchair-accessible vehicle"),
+                _CBD,
+            ),
+        ),
+    )
+}

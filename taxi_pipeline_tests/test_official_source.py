@@ -1,0 +1,110 @@
+"""The official Parquet source end to end (bundled official-layout months over real HTTP),
+the not-published error, and tables that already exist: ours evolve, anyone else's stop
+the run."""
+
+import pyarrow.parquet as pq
+import pytest
+from dagster import DagsterEventType
+
+from taxi_pipeline.services import SERVICES
+
+from .layouts import expected, layout_of, official_sample
+
+MONTHS = [("yellow", "2009-01"), ("yellow", "2024-01"), ("green", "2019-02"), ("green", "2025-11"),
+          ("fhv", "2019-02"), ("fhvhv", "2021-01"), ("fhvhv", "2025-01")]
+
+
+@pytest.mark.parametrize("service,month", MONTHS, ids=[f"{s}-{m}" for s, m in MONTHS])
+def test_an_official_month_lands_in_every_target_with_every_row_and_the_right_sums(tlc_env, service, month):
+    spec = SERVICES[service]
+    file = tlc_env.mirror.path(service, month, "tlc")
+    rows = pq.ParquetFile(file).metadata.num_rows
+
+    result = tlc_env.materialize(service, month)
+
+    assert result.success
+    raw = tlc_env.lake_file("raw", service, month)
+    assert raw.name.endswith(".parquet") and raw.read_bytes() == file.read_bytes()  # as published
+    clean = pq.read_table(tlc_env.lake_file("clean", service, month))
+    assert clean.schema.equals(spec.schema) and clean.num_rows == rows
+    assert tlc_env.checks(result)["rows_reconcile"].passed
+    assert tlc_env.pg_month(service, month) == (rows,)
+    assert tlc_env.warehouse_month(service, month) == (rows,)
+    # Sums of an amount and a zone column agree with the canonical rows the file was made from.
+    if service != "fhvhv":  # (fhvhv rows are synthesized in the builder; its rows are checked above)
+        want = expected(official_sample(spec, month, rows), spec, layout_of(service, month))
+        zone = "PULocationID"
+        total = sum(v for v in want.column(zone).to_pylist() if v is not None) or None
+        assert tlc_env.pg_month(service, month, f'sum("{zone}")')[0] == total
+        assert tlc_env.warehouse_month(service, month, f'sum("{zone}")')[0] == total
+
+
+def test_a_re_run_changes_nothing(tlc_env):
+    assert tlc_env.materialize("fhvhv", "2025-01").success
+    before = tlc_env.pg_month("fhvhv", "2025-01", "count(*), sum(base_passenger_fare)")
+    assert tlc_env.materialize("fhvhv", "2025-01").success
+    assert tlc_env.pg_month("fhvhv", "2025-01", "count(*), sum(base_passenger_fare)") == before
+    assert tlc_env.warehouse_month("fhvhv", "2025-01", "count(*)") == (before[0],)
+
+
+def _failures(result) -> list[str]:
+    """Each failed step's error, without the exception's class name."""
+    return [e.event_specific_data.error.message.split(": ", 1)[-1].strip()
+            for e in result.all_events if e.is_step_failure]
+
+
+def _retries(result) -> int:
+    return sum(1 for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY)
+
+
+def test_a_month_not_published_fails_at_once_in_one_line_writing_nothing(tlc_env):
+    result = tlc_env.materialize("yellow", "2026-10", raise_on_error=False)  # the local server answers 404, the CDN 403: both are "not published"
+
+    assert not result.success and _retries(result) == 0
+    [message] = _failures(result)
+    assert message.strip().count("\n") == 0
+    assert message.startswith("yellow 2026-10 is not published in the official TLC Parquet files: no file at")
+    assert not (tlc_env.data_dir / "lake").exists() or not any((tlc_env.data_dir / "lake").rglob("*2026-10*"))
+
+
+def test_a_month_outside_the_course_mirror_fails_at_once_naming_its_range(taxi_env):
+    result = taxi_env.materialize("fhvhv", "2021-01", raise_on_error=False)
+
+    assert not result.success and _retries(result) == 0
+    [message] = _failures(result)
+    assert message.startswith("fhvhv 2021-01 is not in the course's csv.gz mirror (it has yellow 2019-01..2021-07")
+    assert "set TAXI_SOURCE=tlc" in message
+
+
+def test_a_table_of_the_previous_release_gains_the_new_columns_and_keeps_its_rows(taxi_env):
+    """The previous release's fhv table had no Affiliated_base_number, its yellow table no
+    airport_fee and later columns: made here as that release made them."""
+    assert taxi_env.materialize("fhv", "2019-01").success
+    taxi_env.pg('ALTER TABLE fhv_taxi_trips DROP COLUMN "Affiliated_base_number"')
+    import duckdb
+
+    with duckdb.connect(taxi_env.resources["warehouse_io_manager"].database) as con:
+        con.execute('ALTER TABLE trips_data_all.fhv_tripdata DROP COLUMN "Affiliated_base_number"')
+    kept = taxi_env.pg_month("fhv", "2019-01")
+
+    assert taxi_env.materialize("fhv", "2019-02").success
+
+    assert taxi_env.pg_month("fhv", "2019-01") == kept  # rows kept
+    assert taxi_env.pg_month("fhv", "2019-02", 'count("Affiliated_base_number")')[0] > 0
+    assert taxi_env.warehouse_month("fhv", "2019-02", 'count("Affiliated_base_number")')[0] > 0
+    assert taxi_env.warehouse_month("fhv", "2019-01", 'count("Affiliated_base_number")') == (0,)
+
+
+def test_a_foreign_table_in_the_way_stops_the_run_at_once_naming_it(taxi_env):
+    """The course's week-1 `yellow_taxi_trips`, made by pandas `to_sql`: no source_month."""
+    taxi_env.pg('CREATE TABLE yellow_taxi_trips (index bigint, "VendorID" bigint, '
+                'tpep_pickup_datetime timestamp, passenger_count bigint)')
+    taxi_env.pg('INSERT INTO yellow_taxi_trips VALUES (0, 1, now(), 1)')
+
+    result = taxi_env.materialize("yellow", "2021-01", raise_on_error=False)
+
+    assert not result.success and _retries(result) == 0
+    message = "\n".join(_failures(result))
+    assert "Postgres table public.yellow_taxi_trips exists but was not created by taxi_pipeline" in message
+    assert "source_month" in message and "ALTER TABLE public.yellow_taxi_trips RENAME TO" in message
+    assert taxi_env.pg("SELECT count(*) FROM yellow_taxi_trips") == [(1,)]  # untouched
