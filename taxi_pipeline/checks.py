@@ -22,7 +22,7 @@ from dagster import (
 
 from taxi_pipeline.assets.trips import trip_asset_keys
 from taxi_pipeline.services import SERVICES, TaxiService
-from taxi_pipeline.partitions import month_start, service_partitions
+from taxi_pipeline.partitions import service_partitions
 from taxi_pipeline.resources.postgres import PostgresResource
 from taxi_pipeline.resources.warehouse import WarehouseResource
 from taxi_pipeline.targets import (
@@ -45,10 +45,9 @@ NEGATIVE_TOTAL_WARN_SHARE = 0.02
 TOTAL_AMOUNT = "total_amount"
 
 
-def _month_bounds(partition_key: str):
-    start = month_start(partition_key)
-    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
-    return start, end
+def _month_bounds(partitions, partition_key: str):
+    window = partitions.time_window_for_partition_key(partition_key)
+    return window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
 
 
 def _count_flagged(clean: Path, column: str, flag) -> tuple[int, int]:
@@ -100,7 +99,7 @@ def build_trip_checks(color: TaxiService) -> list[AssetChecksDefinition]:
     @asset_check(asset=keys.clean, name="pickups_in_month", partitions_def=monthly_partitions)
     def pickups_in_month(context: AssetCheckExecutionContext, clean: Path) -> AssetCheckResult:
         """Warns when more than 1% of pickups fall outside the file's month."""
-        start, end = _month_bounds(context.partition_key)
+        start, end = _month_bounds(monthly_partitions, context.partition_key)
         rows, outside = _count_flagged(
             clean,
             color.pickup_column,

@@ -27,10 +27,6 @@ def month_start(partition_key: str) -> datetime:
     return datetime.strptime(partition_key, MONTH_FORMAT)
 
 
-def month_key(moment: datetime) -> str:
-    return moment.strftime(MONTH_FORMAT)
-
-
 def months_back(moment: datetime, count: int) -> list[str]:
     """The month of `moment` and the `count - 1` before it, newest first."""
     year, month = moment.year, moment.month

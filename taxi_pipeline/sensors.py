@@ -31,7 +31,7 @@ from dagster import (
 
 from taxi_pipeline.assets.trips import trip_asset_keys
 from taxi_pipeline.jobs import color_jobs
-from taxi_pipeline.partitions import month_key, months_back, service_partitions
+from taxi_pipeline.partitions import months_back, service_partitions
 from taxi_pipeline.resources.alerts import AlertWebhookResource
 from taxi_pipeline.resources.source import TaxiSourceResource, TransientSourceError
 from taxi_pipeline.services import SERVICES, TaxiService
@@ -41,6 +41,8 @@ HEAD_REQUESTS_IN_PARALLEL = 8
 RECENT_MONTHS = 4
 """Asked on every tick: the TLC publishes a month ~2 months after it ends."""
 FULL_SCAN_EVERY = timedelta(days=7)
+UNANSWERED = object()
+"""A month the source stayed busy for: asked again next tick."""
 
 
 def _now() -> datetime:
@@ -67,13 +69,12 @@ def month_run_request(service: TaxiService, month: str, version: str) -> RunRequ
 
 def months_to_ask(now: datetime, full: bool) -> list[tuple[str, str]]:
     """(service, month) pairs: every partition when `full`, else the recent months."""
-    current = month_key(now)
     recent = set(months_back(now, RECENT_MONTHS))
     return [
         (name, month)
         for name in SERVICES
         for month in service_partitions[name].get_partition_keys(current_time=now)
-        if month <= current and (full or month in recent)
+        if full or month in recent
     ]
 
 
@@ -96,13 +97,13 @@ def tlc_source_sensor(context: SensorEvaluationContext, source: TaxiSourceResour
             return source.month_version(SERVICES[name], month)
         except (TransientSourceError, OSError) as err:
             context.log.warning(f"{name} {month}: no answer from the source ({err}); asking next tick")
-            return TransientSourceError
+            return UNANSWERED
 
     with ThreadPoolExecutor(HEAD_REQUESTS_IN_PARALLEL) as pool:
         versions = list(pool.map(ask, wanted))
     requests, unanswered = [], 0
     for (name, month), version in zip(wanted, versions):
-        if version is TransientSourceError:
+        if version is UNANSWERED:
             unanswered += 1
             continue
         if version is None:

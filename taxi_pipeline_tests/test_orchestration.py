@@ -170,21 +170,28 @@ def test_the_sensor_asks_recent_months_every_tick_and_all_history_weekly(tlc_env
     assert ("yellow", "2009-01") in months and ("green", "2025-11") not in months
 
 
-class _Busy:
-    """A source that answers HEAD with 429 `busy` times, then serves files."""
+class _Refusing:
+    """A source that answers `method` requests with `status` the first `refusals` times,
+    then serves files (a busy CDN, a flaky link, or a CDN that denies everything)."""
 
-    def __init__(self, root, busy: int):
-        self.busy, self.heads = busy, 0
+    def __init__(self, root, method: str, status: int, refusals: int):
+        self.method, self.status, self.refusals, self.requests = method, status, refusals, 0
         outer = self
 
         class Handler(_QuietHandler):
-            def do_HEAD(self):
-                outer.heads += 1
-                if outer.heads <= outer.busy:
-                    self.send_error(429, "slow down")
-                    return
-                super().do_HEAD()
+            def do_GET(self):
+                self._refuse_or("GET", super().do_GET)
 
+            def do_HEAD(self):
+                self._refuse_or("HEAD", super().do_HEAD)
+
+            def _refuse_or(self, method, serve):
+                if method == outer.method:
+                    outer.requests += 1
+                    if outer.requests <= outer.refusals:
+                        self.send_error(outer.status, "refused")
+                        return
+                serve()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=root))
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_port}"
@@ -193,37 +200,19 @@ class _Busy:
 def test_a_busy_cdn_is_asked_again_with_backoff_and_a_missing_month_is_403(tlc_env):
     from taxi_pipeline.resources.source import TransientSourceError
 
-    busy = _Busy(tlc_env.mirror.root, busy=2)
+    busy = _Refusing(tlc_env.mirror.root, "HEAD", 429, refusals=2)
     try:
         source = TaxiSourceResource(source="tlc", base_url=busy.url, backoff_seconds=0.01)
         assert source.month_version(SERVICES["fhvhv"], "2025-01").startswith("tlc:")
-        assert busy.heads == 3
-        busy.busy, busy.heads = 100, 0
+        assert busy.requests == 3
+        busy.refusals, busy.requests = 100, 0
         with pytest.raises(TransientSourceError, match="stayed busy .HTTP 429. after 4 attempts"):
             source.version("trip-data/fhvhv_tripdata_2025-01.parquet")
+        busy.status, busy.requests = 403, 0  # how the CDN answers for a month it has not published
+        assert source.month_version(SERVICES["fhvhv"], "2025-01") is None
+        assert busy.requests == 1  # "not published" is an answer: asked once, no backoff
     finally:
         busy.server.shutdown()
-
-
-class _Flaky:
-    """A source that answers 503 to the first `failures` GETs, then serves files."""
-
-    def __init__(self, root, failures: int):
-        self.failures = failures
-        self.gets = 0
-        flaky = self
-
-        class Handler(_QuietHandler):
-            def do_GET(self):
-                flaky.gets += 1
-                if flaky.gets <= flaky.failures:
-                    self.send_error(503, "try again")
-                    return
-                super().do_GET()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=root))
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
 
 
 def _retries(result) -> int:
@@ -231,7 +220,7 @@ def _retries(result) -> int:
 
 
 def test_a_transient_failure_succeeds_through_retries(taxi_env):
-    flaky = _Flaky(taxi_env.mirror.root, failures=2)
+    flaky = _Refusing(taxi_env.mirror.root, "GET", 503, refusals=2)
     taxi_env.resources["source"] = TaxiSourceResource(source="course", base_url=flaky.url)
     try:
         result = taxi_env.materialize("yellow", "2021-01")

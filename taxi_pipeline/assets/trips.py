@@ -168,7 +168,7 @@ def build_trip_assets(color: TaxiService, layout: Source) -> list[AssetsDefiniti
         io_manager_key="postgres_io_manager",
         metadata={
             PICKUP_COLUMN_KEY: color.pickup_column,
-            SOURCE_FILE_KEY: color.file_label("{month}", ".parquet"),
+            SOURCE_FILE_KEY: color.file_label("{month}", layout.suffix),
             "dagster/column_schema": color_table_schema(color),
         },
         kinds={"postgres"},
