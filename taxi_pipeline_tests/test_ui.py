@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from taxi_pipeline.partitions import service_partitions
 from taxi_pipeline.targets import counts_agree
 
 from .conftest import REPO, dev_month_counts
@@ -31,24 +32,26 @@ def browser():
 
 
 def _dismiss_first_visit_dialog(page) -> None:
+    """The "Join the Dagster community" dialog can open seconds after the page loads and
+    then blocks every click: Playwright dismisses it whenever it shows up before an action."""
     skip = page.get_by_role("button", name="Skip")
-    if skip.count():
-        skip.first.click()
+    page.add_locator_handler(skip, lambda button: button.click())
 
 
 def test_one_month_launched_by_clicking_in_the_ui_succeeds(dagster_dev, browser):
     url, env, _ = dagster_dev
     page = browser.new_page(viewport={"width": 1400, "height": 900})
+    _dismiss_first_visit_dialog(page)
     page.goto(f"{url}/locations/taxi_pipeline/jobs/yellow_taxi_job")
     page.wait_for_load_state("networkidle")
-    _dismiss_first_visit_dialog(page)
 
     # The job's asset graph: its header counts the color's four assets, and the graph
     # draws the first of them (the rest may lie outside the viewport).
     page.get_by_text("View 4 assets").wait_for(timeout=30_000)
     page.get_by_text("raw_yellow_trips", exact=True).first.wait_for(timeout=30_000)
     page.get_by_role("button", name="Materialize all").click()
-    months = page.get_by_placeholder("ex: 2019-01")
+    # The picker's placeholder shows the job's first partition key (yellow: 2009-01).
+    months = page.get_by_placeholder(f"ex: {service_partitions['yellow'].get_partition_keys()[0]}")
     months.fill("2019-02")
     months.press("Enter")
     page.get_by_role("button", name="Launch 1 run").click()
