@@ -32,6 +32,14 @@ class Where:
     unit: str = "row"
 
 
+def file_position(label: str, index: int) -> str:
+    """The `index`-th data row (from 0) of the file `label` names, in that file's unit:
+    a CSV's line (its header is line 1), a Parquet file's row (1 = first row)."""
+    if ".csv" in label:
+        return f"line {index + 2}"
+    return f"row {index + 1}"
+
+
 @dataclass(frozen=True)
 class ColumnPlan:
     column: Column

@@ -2,6 +2,7 @@
 the not-published error, and tables that already exist: ours evolve, anyone else's stop
 the run."""
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from dagster import DagsterEventType
@@ -12,6 +13,7 @@ from .layouts import expected, layout_of, official_sample
 
 MONTHS = [("yellow", "2009-01"), ("yellow", "2024-01"), ("green", "2019-02"), ("green", "2025-11"),
           ("fhv", "2019-02"), ("fhvhv", "2021-01"), ("fhvhv", "2025-01")]
+AMOUNTS = {"yellow": ["total_amount"], "green": ["total_amount"], "fhvhv": ["base_passenger_fare"]}
 
 
 @pytest.mark.parametrize("service,month", MONTHS, ids=[f"{s}-{m}" for s, m in MONTHS])
@@ -30,13 +32,17 @@ def test_an_official_month_lands_in_every_target_with_every_row_and_the_right_su
     assert tlc_env.checks(result)["rows_reconcile"].passed
     assert tlc_env.pg_month(service, month) == (rows,)
     assert tlc_env.warehouse_month(service, month) == (rows,)
-    # Sums of an amount and a zone column agree with the canonical rows the file was made from.
-    if service != "fhvhv":  # (fhvhv rows are synthesized in the builder; its rows are checked above)
+    # Sums of a zone and an amount column agree with the canonical rows the file was made
+    # from (fhvhv's official layout already is canonical: its file is the truth).
+    if service == "fhvhv":
+        want = pq.read_table(file)
+    else:
         want = expected(official_sample(spec, month, rows), spec, layout_of(service, month))
-        zone = "PULocationID"
-        total = sum(v for v in want.column(zone).to_pylist() if v is not None) or None
-        assert tlc_env.pg_month(service, month, f'sum("{zone}")')[0] == total
-        assert tlc_env.warehouse_month(service, month, f'sum("{zone}")')[0] == total
+    for column in ["PULocationID", *AMOUNTS.get(service, [])]:
+        values = [v for v in want.column(column).to_pylist() if v is not None]
+        total = pytest.approx(sum(values)) if values else None  # (2009 yellow has no zones)
+        assert tlc_env.pg_month(service, month, f'sum("{column}")') == (total,)
+        assert tlc_env.warehouse_month(service, month, f'sum("{column}")') == (total,)
 
 
 def test_a_re_run_changes_nothing(tlc_env):
@@ -65,6 +71,25 @@ def test_a_month_not_published_fails_at_once_in_one_line_writing_nothing(tlc_env
     assert message.strip().count("\n") == 0
     assert message.startswith("yellow 2026-10 is not published in the official TLC Parquet files: no file at")
     assert not (tlc_env.data_dir / "lake").exists() or not any((tlc_env.data_dir / "lake").rglob("*2026-10*"))
+
+
+def test_a_value_postgres_cannot_hold_names_the_parquet_row_and_keeps_the_month(tlc_env):
+    assert tlc_env.materialize("fhvhv", "2025-01").success
+    previous = tlc_env.pg_month("fhvhv", "2025-01", "count(*), sum(base_passenger_fare)")
+    file = tlc_env.mirror.path("fhvhv", "2025-01", "tlc")
+    table = pq.read_table(file)
+    bases = table.column("dispatching_base_num").to_pylist()
+    bases[41] = "B0\x00"  # row 42: Postgres text cannot hold NUL
+    index = table.schema.get_field_index("dispatching_base_num")
+    pq.write_table(table.set_column(index, table.field(index), pa.array(bases, table.field(index).type)), file)
+
+    result = tlc_env.materialize("fhvhv", "2025-01", raise_on_error=False)
+
+    assert not result.success and _retries(result) == 0
+    [message] = _failures(result)
+    assert message.startswith("fhvhv_tripdata_2025-01.parquet (partition 2025-01), row 42, "
+                              "column 'dispatching_base_num': Postgres text cannot contain NUL")
+    assert tlc_env.pg_month("fhvhv", "2025-01", "count(*), sum(base_passenger_fare)") == previous
 
 
 def test_a_month_outside_the_course_mirror_fails_at_once_naming_its_range(taxi_env):

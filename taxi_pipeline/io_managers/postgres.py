@@ -33,6 +33,7 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg import errors, sql
 
+from taxi_pipeline.conform import file_position
 from taxi_pipeline.io_managers.evolution import TableInTheWay, columns_to_add
 from taxi_pipeline.services import SOURCE_MONTH_COLUMN
 from taxi_pipeline.partitions import month_start
@@ -43,7 +44,7 @@ PG_SCHEMA = "public"
 PICKUP_COLUMN_KEY = "pickup_column"
 SOURCE_FILE_KEY = "source_file"
 """Asset metadata: how to name the source file (`{month}` is the partition key), so load
-errors can name its line."""
+errors can name its line or row."""
 
 _PG_TYPES = {
     pa.int16(): "smallint",
@@ -61,7 +62,7 @@ def pg_type(type_: pa.DataType) -> str:
 
 
 class PostgresLoadError(Exception):
-    """COPY rejected a row; the message names the file, partition, line and column."""
+    """COPY rejected a row; the message names the file, partition, line (CSV) or row (Parquet) and column."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,8 @@ def replace_rows(
 ) -> LoadStats:
     """Replace the rows of `month` (or the whole table when None) with `reader`'s rows.
 
-    `source_label` names the file the rows came from, header on line 1, in order, so a
-    rejected row is reported as that file's line.
+    `source_label` names the file the rows came from, in order, so a
+    rejected row is reported as that file counts it (CSV line or Parquet row).
     """
     target = sql.Identifier(PG_SCHEMA, table)
     started = time.monotonic()
@@ -225,18 +226,18 @@ def _reject_nul_bytes(batch: pa.RecordBatch, offset: int, label: str) -> None:
         if pc.any(has_nul).as_py():
             row = offset + pc.index(has_nul, True).as_py()
             raise PostgresLoadError(
-                f"{label}, line {row + 2}, column {field.name!r}: Postgres text cannot contain "
+                f"{label}, {file_position(label, row)}, column {field.name!r}: Postgres text cannot contain "
                 "NUL (0x00) bytes. The table keeps its previous rows."
             )
 
 
 def _describe_copy_error(err: errors.DataError, label: str) -> str:
-    """COPY's "line N" is row N of the stream: line N + 1 of a file with a header."""
+    """COPY's "line N" is the stream's Nth row: named as the source file counts it."""
     context = err.diag.context or ""
     where = label
     line = re.search(r"line (\d+)", context)
     if line:
-        where += f", line {int(line.group(1)) + 1}"
+        where += f", {file_position(label, int(line.group(1)) - 1)}"
     column = re.search(r"column (\w+)", context)
     if column:
         where += f", column {column.group(1)!r}"
