@@ -90,11 +90,11 @@ def official_months(tlc: Path) -> None:
 def main(tlc: Path) -> None:
     shutil.rmtree(MIRROR, ignore_errors=True)
     for head in sorted((tlc / "heads").glob("*_tripdata_*.csv")):
-        color = head.name.split("_")[0]
+        service = head.name.split("_")[0]
         data = head.read_bytes()
-        if color == "fhv":
+        if service == "fhv":
             data = course_fhv(data, head.stem.split("_")[-1][:4])
-        write_gz(MIRROR / color / f"{head.stem}.csv.gz", whole_lines(data))
+        write_gz(MIRROR / service / f"{head.stem}.csv.gz", whole_lines(data))
     for sample, name in [
         ("yellow_tripdata_2021-01.head.csv.gz", "yellow_tripdata_2021-01.csv.gz"),
         ("yellow_tripdata_2020-01.headtail.csv.gz", "yellow_tripdata_2020-01.csv.gz"),

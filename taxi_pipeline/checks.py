@@ -1,4 +1,4 @@
-"""Asset checks per color, run with each materialization and shown in the UI.
+"""Asset checks per service, run with each materialization and shown in the UI.
 
 ERROR checks on the clean parquet are blocking: a month that fails them never reaches
 the warehouse or Postgres. WARN checks flag what real months do contain (pickups from
@@ -71,21 +71,21 @@ def _share_warning(name: str, rows: int, count: int, threshold: float) -> AssetC
     )
 
 
-def build_trip_checks(color: TaxiService) -> list[AssetChecksDefinition]:
-    keys = trip_asset_keys(color)
-    monthly_partitions = service_partitions[color.name]
+def build_trip_checks(service: TaxiService) -> list[AssetChecksDefinition]:
+    keys = trip_asset_keys(service)
+    monthly_partitions = service_partitions[service.name]
     checks = []
 
     @asset_check(asset=keys.clean, name="schema_is_canonical", blocking=True,
                  partitions_def=monthly_partitions)
     def schema_is_canonical(clean: Path) -> AssetCheckResult:
-        """The stored parquet has exactly the color's canonical schema."""
+        """The stored parquet has exactly the service's canonical schema."""
         stored = pq.read_schema(clean).remove_metadata()
         differences = [
-            f"{field.name}: {field.type}" for field in stored if field not in color.schema
-        ] + [f"missing {field.name}" for field in color.schema if field.name not in stored.names]
+            f"{field.name}: {field.type}" for field in stored if field not in service.schema
+        ] + [f"missing {field.name}" for field in service.schema if field.name not in stored.names]
         return AssetCheckResult(
-            passed=stored.equals(color.schema),
+            passed=stored.equals(service.schema),
             metadata={"differences": ", ".join(differences) or "none"},
         )
 
@@ -93,7 +93,7 @@ def build_trip_checks(color: TaxiService) -> list[AssetChecksDefinition]:
                  partitions_def=monthly_partitions)
     def pickup_never_null(clean: Path) -> AssetCheckResult:
         """Every trip has a pickup time."""
-        _, nulls = _count_flagged(clean, color.pickup_column, pc.is_null)
+        _, nulls = _count_flagged(clean, service.pickup_column, pc.is_null)
         return AssetCheckResult(passed=nulls == 0, metadata={"null_pickups": nulls})
 
     @asset_check(asset=keys.clean, name="pickups_in_month", partitions_def=monthly_partitions)
@@ -102,14 +102,14 @@ def build_trip_checks(color: TaxiService) -> list[AssetChecksDefinition]:
         start, end = _month_bounds(monthly_partitions, context.partition_key)
         rows, outside = _count_flagged(
             clean,
-            color.pickup_column,
+            service.pickup_column,
             lambda pickups: pc.or_(pc.less(pickups, start), pc.greater_equal(pickups, end)),
         )
         return _share_warning("pickups_outside_month", rows, outside, PICKUPS_OUTSIDE_MONTH_WARN_SHARE)
 
     checks += [schema_is_canonical, pickup_never_null, pickups_in_month]
 
-    if TOTAL_AMOUNT in color.schema.names:
+    if TOTAL_AMOUNT in service.schema.names:
 
         @asset_check(asset=keys.clean, name="negative_total_amount",
                      partitions_def=monthly_partitions)
@@ -139,8 +139,8 @@ def build_trip_checks(color: TaxiService) -> list[AssetChecksDefinition]:
         counts = {
             "raw file": raw_rows(raw),
             "clean parquet": parquet_rows(clean),
-            "warehouse": warehouse.month_rows(color.warehouse_table, month),
-            "postgres": postgres_month_rows(postgres, color.postgres_table, month),
+            "warehouse": warehouse.month_rows(service.warehouse_table, month),
+            "postgres": postgres_month_rows(postgres, service.postgres_table, month),
         }
         return AssetCheckResult(
             passed=counts_agree(counts),
@@ -151,4 +151,4 @@ def build_trip_checks(color: TaxiService) -> list[AssetChecksDefinition]:
     return checks
 
 
-all_checks = [check for color in SERVICES.values() for check in build_trip_checks(color)]
+all_checks = [check for service in SERVICES.values() for check in build_trip_checks(service)]

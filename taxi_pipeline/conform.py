@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from taxi_pipeline.services import SOURCE_MONTH_COLUMN, TIMESTAMP, Column, TaxiService
+from taxi_pipeline.services import TIMESTAMP, Column, TaxiService
 
 
 class BadTripFile(ValueError):

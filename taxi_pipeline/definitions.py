@@ -8,7 +8,7 @@ from taxi_pipeline.assets import all_assets
 from taxi_pipeline.checks import all_checks
 from taxi_pipeline.jobs import all_jobs
 from taxi_pipeline.resources.environments import resources_for_environment
-from taxi_pipeline.schedules import color_schedules
+from taxi_pipeline.schedules import service_schedules
 from taxi_pipeline.sensors import all_sensors
 
 
@@ -17,7 +17,7 @@ def build_definitions(environment: str | None = None) -> Definitions:
         assets=all_assets,
         asset_checks=all_checks,
         jobs=all_jobs,
-        schedules=color_schedules,
+        schedules=service_schedules,
         sensors=all_sensors,
         resources=resources_for_environment(environment),
         executor=in_process_executor,  # why: jobs.py

@@ -1,7 +1,7 @@
 """One monthly job per service, and one for the zone lookup.
 
 Steps run in the run's own process (`in_process_executor`, also the default for
-materializations from the UI, see definitions.py): a color-month is four streaming steps
+materializations from the UI, see definitions.py): a service-month is four streaming steps
 and five checks, and a process per step costs about 4 s of Python and Dagster start-up
 each - measured on a 1.37M-row month, 33 s per run with a process per step against 14 s
 in one process, at a similar peak RSS. Isolation comes one level up: a run per month, in
@@ -23,7 +23,7 @@ from taxi_pipeline.assets.zones import GROUP as ZONES_GROUP
 from taxi_pipeline.services import SERVICES
 from taxi_pipeline.partitions import service_partitions
 
-color_jobs = {
+service_jobs = {
     name: define_asset_job(
         service.job_name,
         selection=AssetSelection.groups(name),
@@ -39,4 +39,4 @@ taxi_zones_job = define_asset_job(
     description="The zone lookup into the lake, the warehouse and Postgres.",
 )
 
-all_jobs = [*color_jobs.values(), taxi_zones_job]
+all_jobs = [*service_jobs.values(), taxi_zones_job]

@@ -8,7 +8,7 @@
   the others. The price: `dg launch --partition-range` (which needs single-run assets)
   is not available; backfill ranges from the UI, GraphQL or `dagster job backfill`.
 - Concurrency: downloads share the `tlc_downloads` pool, limited in dagster.yaml, so a
-  31-month, 3-color backfill opens a few connections to the source, not 93.
+  31-month, 3-service backfill opens a few connections to the source, not 93.
 """
 
 import warnings

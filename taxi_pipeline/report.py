@@ -1,6 +1,6 @@
 """How many rows of a month are in each target: the lake, the warehouse and Postgres.
 
-    python -m taxi_pipeline.report --month 2021-01 [--job yellow_taxi_job | --color yellow ...] [--check]
+    python -m taxi_pipeline.report --month 2021-01 [--job yellow_taxi_job | --service yellow ...] [--check]
 
 `--check` exits non-zero unless every target holds the month and all counts agree.
 """
@@ -12,18 +12,18 @@ import contextlib
 import sys
 
 from taxi_pipeline.services import SERVICES
-from taxi_pipeline.jobs import color_jobs
+from taxi_pipeline.jobs import service_jobs
 from taxi_pipeline.resources.environments import resources_for_environment
 from taxi_pipeline.targets import TARGETS, counts_agree, month_counts
 
-JOB_COLORS = {job.name: [color] for color, job in color_jobs.items()}
+JOB_SERVICES = {job.name: [service] for service, job in service_jobs.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--month", required=True, help="partition key, YYYY-MM")
-    parser.add_argument("--color", "--service", dest="color", action="append", choices=sorted(SERVICES))
-    parser.add_argument("--job", choices=sorted(JOB_COLORS), help="the colors a job loads")
+    parser.add_argument("--service", "--color", dest="service", action="append", choices=sorted(SERVICES))
+    parser.add_argument("--job", choices=sorted(JOB_SERVICES), help="the services a job loads")
     parser.add_argument("--check", action="store_true", help="fail unless all targets agree")
     args = parser.parse_args(argv)
     resources = resources_for_environment()
@@ -38,10 +38,10 @@ def main(argv: list[str] | None = None) -> int:
 def _print_counts(args, lake, warehouse, postgres) -> int:
     ok = True
     print(f"{'service':8} {'month':8} " + " ".join(f"{t:>14}" for t in TARGETS))
-    for color in args.color or JOB_COLORS.get(args.job) or list(SERVICES):
-        counts = month_counts(color, args.month, lake, warehouse, postgres)
+    for service in args.service or JOB_SERVICES.get(args.job) or list(SERVICES):
+        counts = month_counts(service, args.month, lake, warehouse, postgres)
         cells = " ".join(f"{'-' if v is None else v:>14}" for v in counts.values())
-        print(f"{color:8} {args.month:8} {cells}")
+        print(f"{service:8} {args.month:8} {cells}")
         ok = ok and counts_agree(counts)
     if args.check and not ok:
         print("CHECK FAILED: a target is missing the month or the counts differ", file=sys.stderr)

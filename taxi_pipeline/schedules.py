@@ -10,7 +10,6 @@ from datetime import datetime
 
 from dagster import (
     DefaultScheduleStatus,
-    RunRequest,
     ScheduleDefinition,
     ScheduleEvaluationContext,
     SkipReason,
@@ -18,7 +17,7 @@ from dagster import (
 )
 
 from taxi_pipeline.assets.trips import trip_asset_keys
-from taxi_pipeline.jobs import color_jobs
+from taxi_pipeline.jobs import service_jobs
 from taxi_pipeline.partitions import months_back
 from taxi_pipeline.resources.source import TaxiSourceResource
 from taxi_pipeline.sensors import month_run_request, stored_version
@@ -40,7 +39,7 @@ def newest_published(
 
 
 def build_newest_month_schedule(service: TaxiService) -> ScheduleDefinition:
-    job = color_jobs[service.name]
+    job = service_jobs[service.name]
 
     @schedule(
         name=f"{service.name}_monthly_schedule",
@@ -62,4 +61,4 @@ def build_newest_month_schedule(service: TaxiService) -> ScheduleDefinition:
     return newest_month
 
 
-color_schedules = [build_newest_month_schedule(service) for service in SERVICES.values()]
+service_schedules = [build_newest_month_schedule(service) for service in SERVICES.values()]

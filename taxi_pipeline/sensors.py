@@ -30,7 +30,7 @@ from dagster import (
 )
 
 from taxi_pipeline.assets.trips import trip_asset_keys
-from taxi_pipeline.jobs import color_jobs
+from taxi_pipeline.jobs import service_jobs
 from taxi_pipeline.partitions import months_back, service_partitions
 from taxi_pipeline.resources.alerts import AlertWebhookResource
 from taxi_pipeline.resources.source import TaxiSourceResource, TransientSourceError
@@ -61,7 +61,7 @@ def stored_version(instance, key: AssetKey, month: str) -> str | None:
 def month_run_request(service: TaxiService, month: str, version: str) -> RunRequest:
     return RunRequest(
         run_key=f"{service.name}:{month}:{version}",
-        job_name=color_jobs[service.name].name,
+        job_name=service_jobs[service.name].name,
         partition_key=month,
         tags={"taxi/source_version": version},
     )
@@ -79,7 +79,7 @@ def months_to_ask(now: datetime, full: bool) -> list[tuple[str, str]]:
 
 
 @sensor(
-    jobs=list(color_jobs.values()),
+    jobs=list(service_jobs.values()),
     minimum_interval_seconds=6 * 3600,
     default_status=DefaultSensorStatus.STOPPED,
     description="Requests months that are new or re-uploaded at the source (HTTP HEAD).",

@@ -47,7 +47,7 @@ def postgres_month_rows(postgres: PostgresResource, table: str, month: str) -> i
 
 
 def month_counts(
-    color: str,
+    service: str,
     month: str,
     lake: LakeStorage,
     warehouse: WarehouseResource,
@@ -56,7 +56,7 @@ def month_counts(
 ) -> dict[str, int | None]:
     """Rows of one service's month per target; None where the target does not hold it.
     The raw file is the one `source` (default: TAXI_SOURCE) publishes."""
-    spec = SERVICES[color]
+    spec = SERVICES[service]
     raw, clean = spec.raw_path(month, (source or current_source()).suffix), spec.clean_path(month)
     return {
         "raw file": raw_rows(lake.get(raw)) if lake.exists(raw) else None,

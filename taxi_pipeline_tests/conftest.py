@@ -61,14 +61,14 @@ class Mirror:
     root: Path
     url: str
 
-    def path(self, color: str, month: str, source: str = "course") -> Path:
-        return self.root / SOURCES[source].month_path(SERVICES[color], month)
+    def path(self, service: str, month: str, source: str = "course") -> Path:
+        return self.root / SOURCES[source].month_path(SERVICES[service], month)
 
-    def put(self, color: str, month: str, data: bytes) -> None:
-        self.path(color, month).write_bytes(data)
+    def put(self, service: str, month: str, data: bytes) -> None:
+        self.path(service, month).write_bytes(data)
 
-    def rows(self, color: str, month: str) -> int:
-        return gzip.decompress(self.path(color, month).read_bytes()).count(b"\n") - 1
+    def rows(self, service: str, month: str) -> int:
+        return gzip.decompress(self.path(service, month).read_bytes()).count(b"\n") - 1
 
 
 @pytest.fixture
@@ -125,9 +125,9 @@ class TaxiEnv:
         assert failures, "expected a step to fail"
         return "\n".join(e.event_specific_data.error.to_string() for e in failures)
 
-    def lake_file(self, zone: str, color: str, month: str) -> Path:
+    def lake_file(self, zone: str, service: str, month: str) -> Path:
         suffix = self.source.suffix if zone == "raw" else ".parquet"
-        return self.data_dir / "lake" / zone / color / f"{color}_tripdata_{month}{suffix}"
+        return self.data_dir / "lake" / zone / service / f"{service}_tripdata_{month}{suffix}"
 
     def pg(self, query: str, params=()) -> list[tuple]:
         pg = self.resources["postgres"]
@@ -139,12 +139,12 @@ class TaxiEnv:
         with duckdb.connect(self.resources["warehouse_io_manager"].database, read_only=True) as c:
             return c.execute(query, params).fetchall()
 
-    def pg_month(self, color: str, month: str, what: str = "count(*)") -> tuple:
-        query = f'SELECT {what} FROM {color}_taxi_trips WHERE "{SOURCE_MONTH_COLUMN}" = %s'
+    def pg_month(self, service: str, month: str, what: str = "count(*)") -> tuple:
+        query = f'SELECT {what} FROM {service}_taxi_trips WHERE "{SOURCE_MONTH_COLUMN}" = %s'
         return self.pg(query, [month_start(month)])[0]
 
-    def warehouse_month(self, color: str, month: str, what: str = "count(*)") -> tuple:
-        table = f"{WAREHOUSE_SCHEMA}.{color}_tripdata"
+    def warehouse_month(self, service: str, month: str, what: str = "count(*)") -> tuple:
+        table = f"{WAREHOUSE_SCHEMA}.{service}_tripdata"
         return self.warehouse(f"SELECT {what} FROM {table} WHERE {SOURCE_MONTH_COLUMN} = ?", [month_start(month)])[0]
 
 
@@ -290,9 +290,9 @@ class GcpEnv(TaxiEnv):
         with self.resources["gcp"].process_config_and_initialize_cm() as gcp:
             return gcp.bigquery_client("US")
 
-    def bq_month(self, color: str, month: str) -> int:
+    def bq_month(self, service: str, month: str) -> int:
         with self.resources["warehouse"].process_config_and_initialize_cm() as warehouse:
-            return warehouse.month_rows(SERVICES[color].warehouse_table, month)
+            return warehouse.month_rows(SERVICES[service].warehouse_table, month)
 
     def bq_table(self, table: str) -> str:
         return f"taxi-test.{self.settings['BQ_DATASET']}.{table}"
@@ -384,7 +384,7 @@ concurrency:
     log.close()
 
 
-def dev_month_counts(env: dict, color: str, month: str) -> dict:
+def dev_month_counts(env: dict, service: str, month: str) -> dict:
     """A month's rows in every target of a `dagster dev` started by the fixture."""
     from taxi_pipeline.io_managers.lake import LocalFolder
     from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA
@@ -393,7 +393,7 @@ def dev_month_counts(env: dict, color: str, month: str) -> dict:
 
     data = Path(env["TAXI_DATA_DIR"])
     return month_counts(
-        color,
+        service,
         month,
         LocalFolder(data / "lake"),
         DuckDBWarehouse(database=str(data / "warehouse.duckdb"), dataset=WAREHOUSE_SCHEMA),

@@ -1,4 +1,4 @@
-"""Child process for tests: materialize one color's Postgres asset for one month.
+"""Child process for tests: materialize one service's Postgres asset for one month.
 
     python -m taxi_pipeline_tests.load_postgres_month EMBEDDED_PG_DIR DATABASE COLOR MONTH
 
@@ -14,11 +14,11 @@ from taxi_pipeline.resources.postgres import PostgresResource
 from taxi_pipeline_tests.services import resources_with_postgres
 
 
-def main(pg_dir: str, database: str, color: str, month: str) -> int:
+def main(pg_dir: str, database: str, service: str, month: str) -> int:
     postgres = PostgresResource(embedded_data_dir=pg_dir, database=database)
     result = materialize(
         all_assets,
-        selection=[AssetKey(["postgres", f"{color}_taxi_trips"])],
+        selection=[AssetKey(["postgres", f"{service}_taxi_trips"])],
         partition_key=month,
         resources=resources_with_postgres(postgres),
         raise_on_error=False,

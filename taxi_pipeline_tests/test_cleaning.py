@@ -17,16 +17,16 @@ from taxi_pipeline.services import SERVICES, SOURCE_MONTH_COLUMN, TaxiService
 from taxi_pipeline.partitions import month_start
 
 
-def _values(type_: pa.DataType, name: str, color: TaxiService):
-    if pa.types.is_string(type_) and name in color.value_maps:  # e.g. store_and_fwd_flag Y/N
-        return st.none() | st.sampled_from(sorted(set(color.value_maps[name].values())))
-    if name in {c.name for c in color.columns if c.zero_is_null}:  # legacy coordinates
+def _values(type_: pa.DataType, name: str, service: TaxiService):
+    if pa.types.is_string(type_) and name in service.value_maps:  # e.g. store_and_fwd_flag Y/N
+        return st.none() | st.sampled_from(sorted(set(service.value_maps[name].values())))
+    if name in {c.name for c in service.columns if c.zero_is_null}:  # legacy coordinates
         return st.none() | st.floats(-180, 180).filter(lambda v: v != 0)
     if pa.types.is_timestamp(type_):
         times = st.datetimes(datetime(2018, 12, 1), datetime(2021, 8, 31)).map(
             lambda d: d.replace(microsecond=0)
         )
-        return times if name == color.pickup_column else st.none() | times
+        return times if name == service.pickup_column else st.none() | times
     if pa.types.is_integer(type_):
         bits = type_.bit_width
         return st.none() | st.integers(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
@@ -35,9 +35,9 @@ def _values(type_: pa.DataType, name: str, color: TaxiService):
     return st.none() | st.text(alphabet="ABNY0123456789 -/", min_size=1, max_size=8)
 
 
-def months(color: TaxiService):
+def months(service: TaxiService):
     """A month's rows as Python values, in canonical column order (without source_month)."""
-    row = st.tuples(*(_values(c.type, c.name, color) for c in color.columns))
+    row = st.tuples(*(_values(c.type, c.name, service) for c in service.columns))
     return st.lists(row, min_size=1, max_size=40)
 
 
@@ -49,41 +49,41 @@ def _text(value) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def csv_gz(color: TaxiService, rows, line_end: str = "\n") -> bytes:
+def csv_gz(service: TaxiService, rows, line_end: str = "\n") -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator=line_end)
-    writer.writerow([c.name for c in color.columns])
+    writer.writerow([c.name for c in service.columns])
     writer.writerows([[_text(v) for v in row] for row in rows])
     return gzip.compress(out.getvalue().encode())
 
 
-def expected_table(color: TaxiService, rows, month: str) -> pa.Table:
+def expected_table(service: TaxiService, rows, month: str) -> pa.Table:
     columns = list(zip(*rows))
-    arrays = [pa.array(list(values), c.type) for c, values in zip(color.columns, columns)]
+    arrays = [pa.array(list(values), c.type) for c, values in zip(service.columns, columns)]
     arrays.append(pa.array([month_start(month)] * len(rows), pa.timestamp("us")))
-    return pa.Table.from_arrays(arrays, schema=color.schema)
+    return pa.Table.from_arrays(arrays, schema=service.schema)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_well_formed_month_cleans_to_the_canonical_schema_and_values(tmp_path, data):
-    color = SERVICES[data.draw(st.sampled_from(sorted(SERVICES)))]
-    rows = data.draw(months(color))
+    service = SERVICES[data.draw(st.sampled_from(sorted(SERVICES)))]
+    rows = data.draw(months(service))
     line_end = data.draw(st.sampled_from(["\n", "\r\n"]))
-    src = tmp_path / color.file_name("2020-03")
-    src.write_bytes(csv_gz(color, rows, line_end))
+    src = tmp_path / service.file_name("2020-03")
+    src.write_bytes(csv_gz(service, rows, line_end))
     dest = tmp_path / "clean.parquet"
 
-    result = write_clean_parquet(src, dest, color, month_start("2020-03"), src.name)
+    result = write_clean_parquet(src, dest, service, month_start("2020-03"), src.name)
 
     table = pq.read_table(dest)
-    assert table.schema.equals(color.schema)
+    assert table.schema.equals(service.schema)
     assert result.rows == len(rows)
-    assert table.equals(expected_table(color, rows, "2020-03"))
+    assert table.equals(expected_table(service, rows, "2020-03"))
 
 
 def test_a_missing_optional_column_becomes_nulls(tmp_path):
-    color = SERVICES["yellow"]
+    service = SERVICES["yellow"]
     header, row = (
         "VendorID,tpep_pickup_datetime,tpep_dropoff_datetime,passenger_count,trip_distance,"
         "RatecodeID,store_and_fwd_flag,PULocationID,DOLocationID,payment_type,fare_amount,extra,"
@@ -93,10 +93,10 @@ def test_a_missing_optional_column_becomes_nulls(tmp_path):
     src = tmp_path / "yellow_tripdata_2019-01.csv.gz"
     src.write_bytes(gzip.compress(f"{header}\n{row}\n".encode()))
 
-    write_clean_parquet(src, tmp_path / "c.parquet", color, month_start("2019-01"), src.name)
+    write_clean_parquet(src, tmp_path / "c.parquet", service, month_start("2019-01"), src.name)
 
     table = pq.read_table(tmp_path / "c.parquet")
-    assert table.schema.equals(color.schema)
+    assert table.schema.equals(service.schema)
     assert table.column("congestion_surcharge").to_pylist() == [None]
     assert table.column(SOURCE_MONTH_COLUMN).to_pylist() == [datetime(2019, 1, 1)]
 

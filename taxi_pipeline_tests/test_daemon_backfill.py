@@ -1,5 +1,5 @@
 """A backfill the way users launch one: `dagster dev` (webserver + daemon) with the
-instance on a real Postgres, a 3-month backfill of two colors through GraphQL
+instance on a real Postgres, a 3-month backfill of two services through GraphQL
 `launchPartitionBackfill`, then rows checked in every target."""
 
 import time
@@ -10,7 +10,7 @@ from taxi_pipeline.targets import counts_agree
 from .conftest import REPO, dev_month_counts, graphql
 
 MONTHS = ["2019-01", "2019-02", "2019-03"]
-COLORS_TO_LOAD = ["yellow", "green"]
+SERVICES_TO_LOAD = ["yellow", "green"]
 
 LAUNCH = """
 mutation Launch($params: LaunchBackfillParams!) {
@@ -37,9 +37,9 @@ def test_a_backfill_launched_through_graphql_runs_through_the_daemon(dagster_dev
     one backfill cannot span them), 3 months each, run by the daemon at the same time."""
     url, env, tmp_path = dagster_dev
     backfill_ids = []
-    for color in COLORS_TO_LOAD:
+    for service in SERVICES_TO_LOAD:
         assets = [
-            {"path": [layer, name.format(c=color)]}
+            {"path": [layer, name.format(c=service)]}
             for layer, name in [("lake", "raw_{c}_trips"), ("lake", "clean_{c}_trips"),
                                 ("warehouse", "{c}_tripdata"), ("postgres", "{c}_taxi_trips")]
         ]
@@ -61,10 +61,10 @@ def test_a_backfill_launched_through_graphql_runs_through_the_daemon(dagster_dev
         assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), backfill
         assert len(runs) == len(MONTHS)  # BackfillPolicy.multi_run(1): one run per month
         assert {r["status"] for r in runs} == {"SUCCESS"}
-    for color in COLORS_TO_LOAD:
+    for service in SERVICES_TO_LOAD:
         for month in MONTHS:
-            counts = dev_month_counts(env, color, month)
-            assert counts_agree(counts), (color, month, counts)
+            counts = dev_month_counts(env, service, month)
+            assert counts_agree(counts), (service, month, counts)
 
 
 def test_a_backfill_queued_from_the_cli_is_run_by_the_daemon(dagster_dev):

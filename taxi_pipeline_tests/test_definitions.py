@@ -26,14 +26,14 @@ def test_partitions_run_from_the_first_published_month_to_the_present_one(servic
         assert partitions.get_partition_keys(current_time=now)[-1] == last
 
 
-@pytest.mark.parametrize("color", sorted(SERVICES))
-def test_each_color_has_four_assets_on_the_monthly_partitions(color):
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_each_service_has_four_assets_on_the_monthly_partitions(service):
     graph = defs.resolve_asset_graph()
-    keys = [AssetKey.from_user_string(layer.format(c=color)) for layer in LAYERS]
+    keys = [AssetKey.from_user_string(layer.format(c=service)) for layer in LAYERS]
     for key in keys:
         node = graph.get(key)
-        assert node.partitions_def == service_partitions[color], key
-        assert node.group_name == color
+        assert node.partitions_def == service_partitions[service], key
+        assert node.group_name == service
     # raw -> clean -> (warehouse, postgres)
     assert graph.get(keys[1]).parent_keys == {keys[0]}
     assert graph.get(keys[2]).parent_keys == {keys[1]}

@@ -16,21 +16,21 @@ def _bq_schema(gcp_env, table: str) -> list[tuple]:
 
 
 def test_two_months_of_two_colors_land_in_gcs_and_bigquery(gcp_env, tmp_path):
-    for color, month in MONTHS:
-        result = gcp_env.materialize(color, month)
-        assert gcp_env.checks(result)["rows_reconcile"].passed, (color, month)
+    for service, month in MONTHS:
+        result = gcp_env.materialize(service, month)
+        assert gcp_env.checks(result)["rows_reconcile"].passed, (service, month)
 
     bucket = gcp_env.bucket()
-    for color, month in MONTHS:
-        spec, rows = SERVICES[color], gcp_env.mirror.rows(color, month)
+    for service, month in MONTHS:
+        spec, rows = SERVICES[service], gcp_env.mirror.rows(service, month)
         raw = bucket.blob(spec.raw_path(month)).download_as_bytes()
-        assert raw == gcp_env.mirror.path(color, month).read_bytes()
-        local = tmp_path / f"{color}-{month}.parquet"
+        assert raw == gcp_env.mirror.path(service, month).read_bytes()
+        local = tmp_path / f"{service}-{month}.parquet"
         bucket.blob(spec.clean_path(month)).download_to_filename(str(local))
         assert pq.ParquetFile(local).metadata.num_rows == rows
         assert pq.read_schema(local).equals(spec.schema)
-        assert gcp_env.bq_month(color, month) == rows
-        assert gcp_env.pg_month(color, month) == (rows,)
+        assert gcp_env.bq_month(service, month) == rows
+        assert gcp_env.pg_month(service, month) == (rows,)
 
     names = sorted(b.name for b in bucket.list_blobs())
     assert "raw/yellow/yellow_tripdata_2021-01.csv.gz" in names

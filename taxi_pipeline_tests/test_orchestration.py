@@ -13,7 +13,6 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
     Definitions,
-    SkipReason,
     build_run_status_sensor_context,
     build_schedule_context,
     build_sensor_context,
@@ -27,7 +26,7 @@ from taxi_pipeline.services import SERVICES
 from taxi_pipeline.jobs import all_jobs
 from taxi_pipeline.resources.alerts import AlertWebhookResource
 from taxi_pipeline.resources.source import TaxiSourceResource
-from taxi_pipeline.schedules import color_schedules
+from taxi_pipeline.schedules import service_schedules
 from taxi_pipeline.sensors import alert_on_run_failure, tlc_source_sensor
 
 from .conftest import _QuietHandler
@@ -56,7 +55,7 @@ def _publish(env, service: str, month: str, like: str) -> None:
 NEWEST_BUNDLED = {"yellow": "2025-02", "green": "2025-11", "fhv": "2024-03", "fhvhv": "2025-01"}
 
 
-@pytest.mark.parametrize("schedule", color_schedules, ids=[s.name for s in color_schedules])
+@pytest.mark.parametrize("schedule", service_schedules, ids=[s.name for s in service_schedules])
 def test_a_monthly_schedule_requests_the_newest_published_month_once(schedule, tlc_env, instance):
     service = SERVICES[schedule.name.split("_")[0]]
     assert schedule.cron_schedule == f"0 {service.schedule_hour} 1 * *"
@@ -65,7 +64,7 @@ def test_a_monthly_schedule_requests_the_newest_published_month_once(schedule, t
 
 
 def _repository(env):
-    defs = Definitions(assets=assets_for(env.source), jobs=all_jobs, schedules=color_schedules,
+    defs = Definitions(assets=assets_for(env.source), jobs=all_jobs, schedules=service_schedules,
                        resources=env.resources)
     return defs.get_repository_def()
 
@@ -96,7 +95,7 @@ def _newest_month_ticks(schedule, service, instance, tlc_env):
 
 
 def test_a_schedule_skips_when_nothing_was_published_for_a_year(tlc_env, instance):
-    schedule = next(s for s in color_schedules if s.name == "fhv_monthly_schedule")
+    schedule = next(s for s in service_schedules if s.name == "fhv_monthly_schedule")
     with build_schedule_context(
         scheduled_execution_time=datetime(2027, 6, 1, tzinfo=timezone.utc),  # newest bundled fhv: 2024-03
         instance=instance, resources={"source": tlc_env.resources["source"]},
@@ -114,8 +113,8 @@ def _requested(taxi_env, instance, cursor=None) -> tuple[set[tuple[str, str]], s
     return months, result.cursor
 
 
-def _load_raw(taxi_env, instance, color: str, month: str) -> None:
-    result = materialize(assets_for(taxi_env.source), selection=[trip_asset_keys(SERVICES[color]).raw],
+def _load_raw(taxi_env, instance, service: str, month: str) -> None:
+    result = materialize(assets_for(taxi_env.source), selection=[trip_asset_keys(SERVICES[service]).raw],
                          partition_key=month, resources=taxi_env.resources, instance=instance)
     assert result.success
 

@@ -85,14 +85,14 @@ def test_rematerializing_a_month_replaces_exactly_that_month(taxi_env):
 
 
 def test_green_and_fhv_months_load_with_their_own_schemas(taxi_env):
-    for color in ("green", "fhv"):
-        assert taxi_env.materialize(color, "2019-01").success
-        rows = taxi_env.mirror.rows(color, "2019-01")
+    for service in ("green", "fhv"):
+        assert taxi_env.materialize(service, "2019-01").success
+        rows = taxi_env.mirror.rows(service, "2019-01")
         assert rows > 0
-        parquet = pq.ParquetFile(taxi_env.lake_file("clean", color, "2019-01"))
-        assert parquet.schema_arrow.equals(SERVICES[color].schema)
-        assert taxi_env.warehouse_month(color, "2019-01") == (rows,)
-        assert taxi_env.pg_month(color, "2019-01") == (rows,)
+        parquet = pq.ParquetFile(taxi_env.lake_file("clean", service, "2019-01"))
+        assert parquet.schema_arrow.equals(SERVICES[service].schema)
+        assert taxi_env.warehouse_month(service, "2019-01") == (rows,)
+        assert taxi_env.pg_month(service, "2019-01") == (rows,)
     # green's ehail_fee is empty for the whole month: a typed column of nulls.
     assert taxi_env.pg_month("green", "2019-01", "count(ehail_fee)") == (0,)
 

@@ -45,7 +45,7 @@ def test_one_month_launched_by_clicking_in_the_ui_succeeds(dagster_dev, browser)
     page.goto(f"{url}/locations/taxi_pipeline/jobs/yellow_taxi_job")
     page.wait_for_load_state("networkidle")
 
-    # The job's asset graph: its header counts the color's four assets, and the graph
+    # The job's asset graph: its header counts the service's four assets, and the graph
     # draws the first of them (the rest may lie outside the viewport).
     page.get_by_text("View 4 assets").wait_for(timeout=30_000)
     page.get_by_text("raw_yellow_trips", exact=True).first.wait_for(timeout=30_000)

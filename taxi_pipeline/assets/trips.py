@@ -44,10 +44,10 @@ def table_schema(schema: pa.Schema, descriptions: dict[str, str] | None = None) 
     )
 
 
-def color_table_schema(color: TaxiService) -> TableSchema:
-    descriptions = {c.name: c.description for c in color.columns}
+def service_table_schema(service: TaxiService) -> TableSchema:
+    descriptions = {c.name: c.description for c in service.columns}
     descriptions[SOURCE_MONTH_COLUMN] = "First instant of the month of the file the row came in"
-    return table_schema(color.schema, descriptions)
+    return table_schema(service.schema, descriptions)
 
 
 def preview_markdown(path: Path, rows: int = 5) -> MetadataValue:
@@ -67,25 +67,25 @@ class TripAssetKeys(NamedTuple):
     postgres: AssetKey
 
 
-def trip_asset_keys(color: TaxiService) -> TripAssetKeys:
+def trip_asset_keys(service: TaxiService) -> TripAssetKeys:
     return TripAssetKeys(
-        raw=AssetKey(["lake", f"raw_{color.name}_trips"]),
-        clean=AssetKey(["lake", f"clean_{color.name}_trips"]),
-        warehouse=AssetKey(["warehouse", color.warehouse_table]),
-        postgres=AssetKey(["postgres", color.postgres_table]),
+        raw=AssetKey(["lake", f"raw_{service.name}_trips"]),
+        clean=AssetKey(["lake", f"clean_{service.name}_trips"]),
+        warehouse=AssetKey(["warehouse", service.warehouse_table]),
+        postgres=AssetKey(["postgres", service.postgres_table]),
     )
 
 
-def build_trip_assets(color: TaxiService, layout: Source) -> list[AssetsDefinition]:
+def build_trip_assets(service: TaxiService, layout: Source) -> list[AssetsDefinition]:
     """The raw zone keeps the file as published, so the raw asset's file type is `layout`'s."""
-    name = color.name
-    keys = trip_asset_keys(color)
+    name = service.name
+    keys = trip_asset_keys(service)
     common = dict(group_name=name, partitions_def=service_partitions[name], backfill_policy=ONE_MONTH_PER_RUN)
 
     @asset(
         key=keys.raw,
         io_manager_key="lake_io_manager",
-        metadata={LAKE_PATH_KEY: color.raw_path("{month}", layout.suffix), "source": layout.name},
+        metadata={LAKE_PATH_KEY: service.raw_path("{month}", layout.suffix), "source": layout.name},
         kinds={layout.suffix.split(".")[1]},
         description=f"The month's {name} file from the {layout.title}, byte for byte, in the lake's raw zone.",
         retry_policy=TRANSIENT_RETRY,
@@ -94,12 +94,12 @@ def build_trip_assets(color: TaxiService, layout: Source) -> list[AssetsDefiniti
     )
     def raw_trips(context: AssetExecutionContext, source: TaxiSourceResource) -> Output[Path]:
         month = context.partition_key
-        label = color.file_label(month, source.layout.suffix)
+        label = service.file_label(month, source.layout.suffix)
         with scratch_file(source.layout.suffix) as staging:
             try:
-                download = source.download_month(color, month, staging)
+                download = source.download_month(service, month, staging)
                 # Only a file the clean step can read lands in the lake: bad input writes nothing.
-                checked = validate_trip_file(staging, color, month_start(month), label)
+                checked = validate_trip_file(staging, service, month_start(month), label)
             except (SourceMonthUnavailable, SourceFileMissing, SourceFileCorrupt, BadTripFile) as err:
                 raise permanent(err) from None
         return Output(
@@ -118,17 +118,17 @@ def build_trip_assets(color: TaxiService, layout: Source) -> list[AssetsDefiniti
         key=keys.clean,
         ins={"raw": AssetIn(key=keys.raw)},
         io_manager_key="lake_io_manager",
-        metadata={LAKE_PATH_KEY: color.clean_path("{month}")},
+        metadata={LAKE_PATH_KEY: service.clean_path("{month}")},
         kinds={"parquet"},
         description=f"The month cast to the canonical {name} schema, as zstd parquet.",
         **common,
     )
     def clean_trips(context: AssetExecutionContext, raw: Path) -> Output[Path]:
         month = context.partition_key
-        label = color.file_label(month, layout.suffix)
+        label = service.file_label(month, layout.suffix)
         with scratch_file(".parquet") as staging:
             try:
-                result = write_clean_parquet(raw, staging, color, month_start(month), label)
+                result = write_clean_parquet(raw, staging, service, month_start(month), label)
             except BadTripFile as err:
                 raise permanent(err) from None
             stored_nulls = _stored_null_counts(staging)
@@ -136,7 +136,7 @@ def build_trip_assets(color: TaxiService, layout: Source) -> list[AssetsDefiniti
             "rows": result.rows,
             "min_pickup": str(result.min_pickup),
             "max_pickup": str(result.max_pickup),
-            "dagster/column_schema": color_table_schema(color),
+            "dagster/column_schema": service_table_schema(service),
             "preview": preview_markdown(staging),
         }
         if PASSENGER_COUNT in result.null_counts:
@@ -152,7 +152,7 @@ def build_trip_assets(color: TaxiService, layout: Source) -> list[AssetsDefiniti
         io_manager_key="warehouse_io_manager",
         metadata={
             PARTITION_EXPR_KEY: SOURCE_MONTH_COLUMN,
-            "dagster/column_schema": color_table_schema(color),
+            "dagster/column_schema": service_table_schema(service),
         },
         kinds={warehouse_kind()},
         description=f"Warehouse table {name}_tripdata; a month is replaced by its source_month.",
@@ -167,9 +167,9 @@ def build_trip_assets(color: TaxiService, layout: Source) -> list[AssetsDefiniti
         ins={"clean": AssetIn(key=keys.clean)},
         io_manager_key="postgres_io_manager",
         metadata={
-            PICKUP_COLUMN_KEY: color.pickup_column,
-            SOURCE_FILE_KEY: color.file_label("{month}", layout.suffix),
-            "dagster/column_schema": color_table_schema(color),
+            PICKUP_COLUMN_KEY: service.pickup_column,
+            SOURCE_FILE_KEY: service.file_label("{month}", layout.suffix),
+            "dagster/column_schema": service_table_schema(service),
         },
         kinds={"postgres"},
         description=f"Postgres table {name}_taxi_trips in ny_taxi, loaded with COPY.",
