@@ -76,6 +76,13 @@ class TaxiService:
         return f"{self.name}_taxi_trips"
 
     @property
+    def cluster_by(self) -> list[str]:
+        """BigQuery clustering inside a month: nearly every query bounds pickup time (and a
+        month's file holds some trips of other months, so partitions alone do not prune
+        it), and zone-level queries (revenue or trips by pickup zone) come next."""
+        return [self.pickup_column, "PULocationID"]
+
+    @property
     def job_name(self) -> str:
         return f"{self.name}_taxi_job"
 

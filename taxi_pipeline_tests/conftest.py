@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import psycopg
 import pytest
-from dagster import AssetSelection, ExecuteInProcessResult, materialize
+from dagster import AssetSelection, DagsterEventType, ExecuteInProcessResult, materialize
 
 from taxi_pipeline.assets import assets_for
 from taxi_pipeline.checks import all_checks
@@ -125,6 +125,16 @@ class TaxiEnv:
         assert failures, "expected a step to fail"
         return "\n".join(e.event_specific_data.error.to_string() for e in failures)
 
+    @staticmethod
+    def failures(result: ExecuteInProcessResult) -> list[str]:
+        """Each failed step's error, without the exception's class name."""
+        return [e.event_specific_data.error.message.split(": ", 1)[-1].strip()
+                for e in result.all_events if e.is_step_failure]
+
+    @staticmethod
+    def retries(result: ExecuteInProcessResult) -> int:
+        return sum(1 for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY)
+
     def lake_file(self, zone: str, service: str, month: str) -> Path:
         suffix = self.source.suffix if zone == "raw" else ".parquet"
         return self.data_dir / "lake" / zone / service / f"{service}_tripdata_{month}{suffix}"
@@ -189,11 +199,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(command: list[str], port: int, cwd: Path, log: Path) -> subprocess.Popen:
+def _start(command: list[str], port: int, cwd: Path, log: Path, env: dict | None = None) -> subprocess.Popen:
     if not Path(command[0]).exists():
         pytest.fail(f"{command[0]} is missing: run scripts/install_emulators.sh")
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                   env={**os.environ, **(env or {})})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -218,9 +229,15 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def gcs_emulator(tmp_path_factory):
-    """gcp-storage-emulator on a free port; its objects live under a session folder."""
-    root = tmp_path_factory.mktemp("gcs")
+def gcs_folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("gcs")
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator(gcs_folder):
+    """gcp-storage-emulator on a free port; object `name` of `bucket` is the file
+    `gcs_folder/.cloudstorage/bucket/name`."""
+    root = gcs_folder
     port = _free_port()
     exe = str(EMULATORS / "gcs" / "bin" / "gcp-storage-emulator")
     process = _start([exe, "start", "--host", "127.0.0.1", "--port", str(port), "-q"], port, root, root / "log")
@@ -229,8 +246,9 @@ def gcs_emulator(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def bigquery_emulator(tmp_path_factory):
-    """bqemulator in its own venv, through the launcher that allows small DataFrame loads."""
+def bigquery_emulator(tmp_path_factory, gcs_folder):
+    """bqemulator in its own venv, through our launcher (partition decorators, loads by
+    name); its load jobs read `gs://` objects from the GCS emulator's folder."""
     root = tmp_path_factory.mktemp("bq")
     port = _free_port()
     command = [
@@ -239,7 +257,7 @@ def bigquery_emulator(tmp_path_factory):
         "start", "--rest-port", str(port), "--grpc-port", str(_free_port()),
         "--project", "taxi-test", "--log-level", "warning",
     ]
-    process = _start(command, port, root, root / "log")
+    process = _start(command, port, root, root / "log", {"BQEMU_GCS_LOCAL_ROOT": str(gcs_folder / ".cloudstorage")})
     yield f"http://127.0.0.1:{port}"
     _stop(process)
 

@@ -5,7 +5,6 @@ the run."""
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dagster import DagsterEventType
 
 from taxi_pipeline.services import SERVICES
 
@@ -53,21 +52,11 @@ def test_a_re_run_changes_nothing(tlc_env):
     assert tlc_env.warehouse_month("fhvhv", "2025-01", "count(*)") == (before[0],)
 
 
-def _failures(result) -> list[str]:
-    """Each failed step's error, without the exception's class name."""
-    return [e.event_specific_data.error.message.split(": ", 1)[-1].strip()
-            for e in result.all_events if e.is_step_failure]
-
-
-def _retries(result) -> int:
-    return sum(1 for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY)
-
-
 def test_a_month_not_published_fails_at_once_in_one_line_writing_nothing(tlc_env):
     result = tlc_env.materialize("yellow", "2026-10", raise_on_error=False)  # the local server answers 404, the CDN 403: both are "not published"
 
-    assert not result.success and _retries(result) == 0
-    [message] = _failures(result)
+    assert not result.success and tlc_env.retries(result) == 0
+    [message] = tlc_env.failures(result)
     assert message.strip().count("\n") == 0
     assert message.startswith("yellow 2026-10 is not published in the official TLC Parquet files: no file at")
     assert not (tlc_env.data_dir / "lake").exists() or not any((tlc_env.data_dir / "lake").rglob("*2026-10*"))
@@ -85,8 +74,8 @@ def test_a_value_postgres_cannot_hold_names_the_parquet_row_and_keeps_the_month(
 
     result = tlc_env.materialize("fhvhv", "2025-01", raise_on_error=False)
 
-    assert not result.success and _retries(result) == 0
-    [message] = _failures(result)
+    assert not result.success and tlc_env.retries(result) == 0
+    [message] = tlc_env.failures(result)
     assert message.startswith("fhvhv_tripdata_2025-01.parquet (partition 2025-01), row 42, "
                               "column 'dispatching_base_num': Postgres text cannot contain NUL")
     assert tlc_env.pg_month("fhvhv", "2025-01", "count(*), sum(base_passenger_fare)") == previous
@@ -95,8 +84,8 @@ def test_a_value_postgres_cannot_hold_names_the_parquet_row_and_keeps_the_month(
 def test_a_month_outside_the_course_mirror_fails_at_once_naming_its_range(taxi_env):
     result = taxi_env.materialize("fhvhv", "2021-01", raise_on_error=False)
 
-    assert not result.success and _retries(result) == 0
-    [message] = _failures(result)
+    assert not result.success and taxi_env.retries(result) == 0
+    [message] = taxi_env.failures(result)
     assert message.startswith("fhvhv 2021-01 is not in the course's csv.gz mirror (it has yellow 2019-01..2021-07")
     assert "set TAXI_SOURCE=tlc" in message
 
@@ -128,8 +117,8 @@ def test_a_foreign_table_in_the_way_stops_the_run_at_once_naming_it(taxi_env):
 
     result = taxi_env.materialize("yellow", "2021-01", raise_on_error=False)
 
-    assert not result.success and _retries(result) == 0
-    message = "\n".join(_failures(result))
+    assert not result.success and taxi_env.retries(result) == 0
+    message = "\n".join(taxi_env.failures(result))
     assert "Postgres table public.yellow_taxi_trips exists but was not created by taxi_pipeline" in message
     assert "source_month" in message and "ALTER TABLE public.yellow_taxi_trips RENAME TO" in message
     assert taxi_env.pg("SELECT count(*) FROM yellow_taxi_trips") == [(1,)]  # untouched

@@ -22,7 +22,8 @@ from taxi_pipeline.assets.scratch import scratch_file
 from taxi_pipeline.cleaning import BadTripFile, validate_trip_file, write_clean_parquet
 from taxi_pipeline.services import SOURCE_MONTH_COLUMN, TaxiService
 from taxi_pipeline.sources import Source, SourceMonthUnavailable
-from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
+from taxi_pipeline.io_managers.bigquery import CLUSTER_BY_KEY
+from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY, LakeUri, stream_parquet
 from taxi_pipeline.io_managers.postgres import PICKUP_COLUMN_KEY, SOURCE_FILE_KEY
 from taxi_pipeline.io_managers.warehouse import PARTITION_EXPR_KEY
 from taxi_pipeline.partitions import month_start, service_partitions
@@ -53,11 +54,6 @@ def service_table_schema(service: TaxiService) -> TableSchema:
 def preview_markdown(path: Path, rows: int = 5) -> MetadataValue:
     head = pq.ParquetFile(path).read_row_group(0).slice(0, rows)
     return MetadataValue.md(head.to_pandas().to_markdown(index=False))
-
-
-def stream_parquet(path: Path) -> pa.RecordBatchReader:
-    parquet = pq.ParquetFile(path)
-    return pa.RecordBatchReader.from_batches(parquet.schema_arrow, parquet.iter_batches())
 
 
 class TripAssetKeys(NamedTuple):
@@ -152,15 +148,18 @@ def build_trip_assets(service: TaxiService, layout: Source) -> list[AssetsDefini
         io_manager_key="warehouse_io_manager",
         metadata={
             PARTITION_EXPR_KEY: SOURCE_MONTH_COLUMN,
+            CLUSTER_BY_KEY: service.cluster_by,
             "dagster/column_schema": service_table_schema(service),
         },
         kinds={warehouse_kind()},
-        description=f"Warehouse table {name}_tripdata; a month is replaced by its source_month.",
+        description=f"Warehouse table {name}_tripdata; a month is replaced by its source_month "
+        "(in BigQuery by one load job from the lake into the month's partition).",
         retry_policy=TRANSIENT_RETRY,
         **common,
     )
-    def warehouse_table(clean: Path) -> pa.RecordBatchReader:
-        return stream_parquet(clean)
+    def warehouse_table(clean: LakeUri) -> LakeUri:
+        # Where the month is, not its rows: BigQuery loads it from gs:// itself.
+        return clean
 
     @asset(
         key=keys.postgres,

@@ -5,6 +5,9 @@ manager puts it at the path template in the asset's `lake_path` metadata (`{mont
 the partition key). A failed step never reaches `handle_output`, and both storages
 replace a file whole (a local rename; a GCS object appears only when its upload
 completes), so a target only ever holds a complete file.
+
+An input annotated `LakeUri` gets the object's URI instead of a local copy: BigQuery
+loads a month straight from its `gs://` object, so the month never passes through the run.
 """
 
 from __future__ import annotations
@@ -15,12 +18,24 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
 from pydantic import Field
 
 from taxi_pipeline.resources.gcp import GcpCredentialsResource
 
 LAKE_PATH_KEY = "lake_path"
+
+
+class LakeUri(str):
+    """Where a lake object is, read in place: a local path or `gs://bucket/name`."""
+
+
+def stream_parquet(path: Path) -> pa.RecordBatchReader:
+    """A local parquet file as a stream of its row groups' batches: memory stays flat."""
+    parquet = pq.ParquetFile(path)
+    return pa.RecordBatchReader.from_batches(parquet.schema_arrow, parquet.iter_batches())
 
 
 def lake_path(template: str, context: InputContext | OutputContext) -> str:
@@ -36,6 +51,8 @@ class LakeStorage(Protocol):
         """A local path holding the object's bytes."""
 
     def exists(self, relative: str) -> bool: ...
+
+    def uri(self, relative: str) -> str: ...
 
 
 class LocalFolder:
@@ -58,6 +75,9 @@ class LocalFolder:
 
     def exists(self, relative: str) -> bool:
         return (self.root / relative).exists()
+
+    def uri(self, relative: str) -> str:
+        return str(self.root / relative)
 
 
 class GcsBucket:
@@ -103,6 +123,9 @@ class GcsBucket:
     def exists(self, relative: str) -> bool:
         return self.bucket.blob(self._name(relative)).exists()
 
+    def uri(self, relative: str) -> str:
+        return f"gs://{self.bucket.name}/{self._name(relative)}"
+
 
 class LakeIOManager(ConfigurableIOManager):
     """The lake's raw and clean zones on `location`: a folder, or `gs://bucket[/prefix]`."""
@@ -126,6 +149,12 @@ class LakeIOManager(ConfigurableIOManager):
         context.log.info(f"Stored {size} bytes at {uri}")
         context.add_output_metadata({"path": MetadataValue.path(uri), "bytes": size})
 
-    def load_input(self, context: InputContext) -> Path:
+    def load_input(self, context: InputContext) -> Path | LakeUri:
         template = context.upstream_output.definition_metadata[LAKE_PATH_KEY]
-        return self.storage().get(lake_path(template, context))
+        relative = lake_path(template, context)
+        storage = self.storage()
+        if context.dagster_type.typing_type is LakeUri:
+            if not storage.exists(relative):
+                raise FileNotFoundError(f"{storage.uri(relative)} is not in the lake: materialize its asset first.")
+            return LakeUri(storage.uri(relative))
+        return storage.get(relative)

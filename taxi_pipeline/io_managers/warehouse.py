@@ -1,10 +1,9 @@
-"""The warehouse: DuckDB locally (dagster-duckdb), BigQuery on GCP (dagster-gcp-pandas).
+"""The local warehouse: DuckDB (dagster-duckdb); BigQuery on GCP is in bigquery.py.
 
-Both replace a month by its `partition_expr` (`source_month`). A trip month arrives as
-an Arrow record-batch stream read from the clean parquet: DuckDB inserts it batch by
-batch, so a month never sits in memory whole (a 7.5M-row month as a DataFrame is GBs);
-BigQuery gets it as one nullable-typed DataFrame, which is what dagster-gcp-pandas loads.
-Small tables (the zones) are plain DataFrames in both.
+A month is replaced by its `partition_expr` (`source_month`). A trip month arrives as
+the clean parquet's lake path (`LakeUri`) and is inserted batch by batch as an Arrow
+stream, so a month never sits in memory whole (a 7.5M-row month as a DataFrame is GBs).
+Small tables (the zones) are plain DataFrames.
 
 Dagster's DuckDB IO manager deletes a partition's rows and then inserts the new ones as
 two autocommitted statements, so a failed insert would leave the month empty; our DuckDB
@@ -15,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -22,12 +22,10 @@ from dagster._core.definitions.metadata import TableMetadataSet
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
-from dagster_gcp.bigquery.io_manager import BigQueryClient
-from dagster_gcp_pandas import BigQueryPandasIOManager, BigQueryPandasTypeHandler
 
 from taxi_pipeline.io_managers.evolution import TableInTheWay, columns_to_add
+from taxi_pipeline.io_managers.lake import LakeUri, stream_parquet
 from taxi_pipeline.policies import permanent
-from taxi_pipeline.resources.gcp import GcpCredentialsResource
 
 WAREHOUSE_SCHEMA = "trips_data_all"
 PARTITION_EXPR_KEY = "partition_expr"
@@ -79,20 +77,20 @@ class DuckDBArrowStreamTypeHandler(DbTypeHandler[pa.RecordBatchReader]):
         return [pa.RecordBatchReader]
 
 
-class BigQueryArrowStreamTypeHandler(DbTypeHandler[pa.RecordBatchReader]):
-    """Hands the stream to dagster-gcp-pandas as one DataFrame with nullable types."""
+class DuckDBLakeFileTypeHandler(DbTypeHandler[LakeUri]):
+    """A month's clean parquet in the local lake, streamed into DuckDB batch by batch."""
 
-    def handle_output(self, context, table_slice: TableSlice, obj: pa.RecordBatchReader, connection):
-        frame = obj.read_pandas(types_mapper=PANDAS_TYPES.get)
-        BigQueryPandasTypeHandler().handle_output(context, table_slice, frame, connection)
+    def handle_output(self, context, table_slice: TableSlice, obj: LakeUri, connection):
+        if obj.startswith("gs://"):
+            raise ValueError(f"The DuckDB warehouse reads the local lake; {obj} is in GCS.")
+        DuckDBArrowStreamTypeHandler().handle_output(context, table_slice, stream_parquet(Path(obj)), connection)
 
-    def load_input(self, context, table_slice: TableSlice, connection) -> pa.RecordBatchReader:
-        frame = BigQueryPandasTypeHandler().load_input(context, table_slice, connection)
-        return pa.Table.from_pandas(frame, preserve_index=False).to_reader()
+    def load_input(self, context, table_slice: TableSlice, connection) -> LakeUri:
+        raise NotImplementedError("Read a trip month from the lake (its clean parquet), not from the warehouse.")
 
     @property
     def supported_types(self):
-        return [pa.RecordBatchReader]
+        return [LakeUri]
 
 
 def _duckdb_columns(connection, table_slice: TableSlice) -> list[str]:
@@ -151,7 +149,7 @@ class WarehouseIOManager(DuckDBPandasIOManager):
 
     @staticmethod
     def type_handlers() -> Sequence[DbTypeHandler]:
-        return [DuckDBArrowStreamTypeHandler(), DuckDBPandasTypeHandler()]
+        return [DuckDBLakeFileTypeHandler(), DuckDBArrowStreamTypeHandler(), DuckDBPandasTypeHandler()]
 
     def create_io_manager(self, context) -> DbIOManager:
         return DbIOManager(
@@ -161,55 +159,4 @@ class WarehouseIOManager(DuckDBPandasIOManager):
             type_handlers=self.type_handlers(),
             default_load_type=self.default_load_type(),
             io_manager_name="WarehouseIOManager",
-        )
-
-
-class GcpBigQueryClient(BigQueryClient):
-    """dagster-gcp's BigQuery client, with credentials from our one GCP resource and a
-    dataset created in the configured location (or a clear error if it lives elsewhere)."""
-
-    def __init__(self, gcp: GcpCredentialsResource, location: str):
-        super().__init__()
-        self.gcp = gcp
-        self.location = location
-
-    @contextmanager
-    def connect(self, context, table_slice):
-        yield self.gcp.bigquery_client(self.location)
-
-    def ensure_schema_exists(self, context, table_slice, connection) -> None:
-        from google.cloud import bigquery
-
-        wanted = bigquery.Dataset(f"{table_slice.database}.{table_slice.schema}")
-        wanted.location = self.location
-        dataset = connection.create_dataset(wanted, exists_ok=True)
-        if dataset.location and dataset.location.lower() != self.location.lower():
-            raise ValueError(
-                f"BigQuery dataset {table_slice.schema} is in {dataset.location}, but BQ_LOCATION "
-                f"is {self.location}: BigQuery cannot read and write across locations. Use "
-                "the dataset's location (and a bucket in the same location)."
-            )
-
-
-class BigQueryWarehouseIOManager(BigQueryPandasIOManager):
-    """Arrow streams (as DataFrames) and DataFrames in BigQuery; `partition_expr` replaces a month by DELETE + load.
-
-    BigQuery's pandas loader upper-cases column names (`VENDORID`, `SOURCE_MONTH`);
-    BigQuery resolves names case-insensitively, so queries may use the release's names.
-    """
-
-    gcp: GcpCredentialsResource
-
-    @staticmethod
-    def type_handlers() -> Sequence[DbTypeHandler]:
-        return [BigQueryArrowStreamTypeHandler(), BigQueryPandasTypeHandler()]
-
-    def create_io_manager(self, context) -> DbIOManager:
-        return DbIOManager(
-            db_client=GcpBigQueryClient(self.gcp, self.location or "US"),
-            io_manager_name="BigQueryWarehouseIOManager",
-            database=self.project,
-            schema=self.dataset,
-            type_handlers=self.type_handlers(),
-            default_load_type=self.default_load_type(),
         )

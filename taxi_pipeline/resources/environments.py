@@ -13,13 +13,10 @@ from typing import Any
 
 from dagster import EnvVar
 
+from taxi_pipeline.io_managers.bigquery import BigQueryWarehouseIOManager
 from taxi_pipeline.io_managers.lake import LakeIOManager
 from taxi_pipeline.io_managers.postgres import PostgresTableIOManager
-from taxi_pipeline.io_managers.warehouse import (
-    WAREHOUSE_SCHEMA,
-    BigQueryWarehouseIOManager,
-    WarehouseIOManager,
-)
+from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA, WarehouseIOManager
 from taxi_pipeline.resources.alerts import AlertWebhookResource
 from taxi_pipeline.resources.gcp import GcpCredentialsResource
 from taxi_pipeline.resources.postgres import PostgresResource
