@@ -267,14 +267,8 @@ def gcp_env(tmp_path, http_mirror, gcs_emulator, bigquery_emulator, embedded_pos
     """TAXI_PIPELINE_ENV=gcp against the emulators: a fresh bucket and dataset per test."""
     from google.cloud import storage
 
-    from taxi_pipeline.resources.environments import resources_for_environment
-
     run = uuid.uuid4().hex[:10]
     settings = {
-        "TAXI_PIPELINE_ENV": "gcp",
-        "TAXI_DATA_DIR": str(tmp_path / "data"),
-        "TAXI_SOURCE": "course",
-        "TAXI_SOURCE_URL": http_mirror.url,
         "GCP_PROJECT": "taxi-test",
         "GCS_BUCKET": f"taxi-lake-{run}",
         "BQ_DATASET": f"trips_{run}",
@@ -282,11 +276,28 @@ def gcp_env(tmp_path, http_mirror, gcs_emulator, bigquery_emulator, embedded_pos
         "STORAGE_EMULATOR_HOST": gcs_emulator,
         "BIGQUERY_EMULATOR_HOST": bigquery_emulator,
     }
+    for name in ("GCP_CREDENTIALS", "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(name, raising=False)
+    env = gcp_test_env(settings, run, tmp_path, http_mirror, embedded_postgres_dir, monkeypatch)
+    storage.Client(project="taxi-test").create_bucket(settings["GCS_BUCKET"])
+    return env
+
+
+def gcp_test_env(settings: dict, run: str, tmp_path, http_mirror, embedded_postgres_dir, monkeypatch) -> "GcpEnv":
+    """TAXI_PIPELINE_ENV=gcp with `settings` (emulators or a real project), the course
+    source on the local mirror, and a fresh database on the embedded Postgres."""
+    from taxi_pipeline.resources.environments import resources_for_environment
+
+    settings = {
+        "TAXI_PIPELINE_ENV": "gcp",
+        "TAXI_DATA_DIR": str(tmp_path / "data"),
+        "TAXI_SOURCE": "course",
+        "TAXI_SOURCE_URL": http_mirror.url,
+        **settings,
+    }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
-    for name in ("GCP_CREDENTIALS", "TAXI_PG_HOST", "GOOGLE_APPLICATION_CREDENTIALS"):
-        monkeypatch.delenv(name, raising=False)
-    storage.Client(project="taxi-test").create_bucket(settings["GCS_BUCKET"])
+    monkeypatch.delenv("TAXI_PG_HOST", raising=False)
     resources = resources_for_environment("gcp")
     postgres = PostgresResource(embedded_data_dir=str(embedded_postgres_dir), database=f"test_{run}")
     resources["postgres"] = postgres
@@ -300,20 +311,19 @@ class GcpEnv(TaxiEnv):
     settings: dict = None
 
     def bucket(self):
-        from google.cloud import storage
-
-        return storage.Client(project="taxi-test").bucket(self.settings["GCS_BUCKET"])
+        with self.resources["gcp"].process_config_and_initialize_cm() as gcp:
+            return gcp.storage_client().bucket(self.settings["GCS_BUCKET"].split("/")[0])
 
     def bigquery(self):
         with self.resources["gcp"].process_config_and_initialize_cm() as gcp:
-            return gcp.bigquery_client("US")
+            return gcp.bigquery_client(self.settings["BQ_LOCATION"])
 
     def bq_month(self, service: str, month: str) -> int:
         with self.resources["warehouse"].process_config_and_initialize_cm() as warehouse:
             return warehouse.month_rows(SERVICES[service].warehouse_table, month)
 
     def bq_table(self, table: str) -> str:
-        return f"taxi-test.{self.settings['BQ_DATASET']}.{table}"
+        return f"{self.settings['GCP_PROJECT']}.{self.settings['BQ_DATASET']}.{table}"
 
 
 # --- `dagster dev`: webserver + daemon on an instance in the session's PostgreSQL ------
