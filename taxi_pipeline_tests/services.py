@@ -17,7 +17,8 @@ def resources_with_postgres(postgres: PostgresResource) -> dict:
     """The local environment's resources (from TAXI_DATA_DIR etc.) with this Postgres."""
     resources = local_resources()
     resources["postgres"] = postgres
-    resources["postgres_io_manager"] = PostgresTableIOManager(postgres=postgres)
+    views = resources["postgres_io_manager"].views_schema
+    resources["postgres_io_manager"] = PostgresTableIOManager(postgres=postgres, views_schema=views)
     return resources
 
 

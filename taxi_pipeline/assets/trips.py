@@ -24,7 +24,7 @@ from taxi_pipeline.services import SOURCE_MONTH_COLUMN, TaxiService
 from taxi_pipeline.sources import Source, SourceMonthUnavailable
 from taxi_pipeline.io_managers.bigquery import CLUSTER_BY_KEY
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY, LakeUri, stream_parquet
-from taxi_pipeline.io_managers.postgres import PICKUP_COLUMN_KEY, SOURCE_FILE_KEY
+from taxi_pipeline.io_managers.postgres import PICKUP_COLUMN_KEY, SOURCE_FILE_KEY, VIEW_KEY
 from taxi_pipeline.io_managers.warehouse import PARTITION_EXPR_KEY
 from taxi_pipeline.partitions import month_start, service_partitions
 from taxi_pipeline.policies import DOWNLOAD_POOL, ONE_MONTH_PER_RUN, TRANSIENT_RETRY, permanent
@@ -168,10 +168,12 @@ def build_trip_assets(service: TaxiService, layout: Source) -> list[AssetsDefini
         metadata={
             PICKUP_COLUMN_KEY: service.pickup_column,
             SOURCE_FILE_KEY: service.file_label("{month}", layout.suffix),
+            VIEW_KEY: service.warehouse_table,
             "dagster/column_schema": service_table_schema(service),
         },
         kinds={"postgres"},
-        description=f"Postgres table {name}_taxi_trips in ny_taxi, loaded with COPY.",
+        description=f"Postgres table {name}_taxi_trips in ny_taxi, loaded with COPY, and its "
+        f"lower-case view {service.warehouse_table} (TAXI_PG_VIEWS_SCHEMA, default trips_data_all).",
         retry_policy=TRANSIENT_RETRY,
         **common,
     )

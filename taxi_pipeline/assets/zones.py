@@ -13,6 +13,7 @@ from dagster import AssetIn, MetadataValue, Output, asset
 from taxi_pipeline.assets.scratch import scratch_file
 from taxi_pipeline.assets.trips import table_schema
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
+from taxi_pipeline.io_managers.postgres import VIEW_KEY
 from taxi_pipeline.io_managers.warehouse import PANDAS_TYPES
 from taxi_pipeline.resources.environments import warehouse_kind
 from taxi_pipeline.resources.source import TaxiSourceResource
@@ -77,6 +78,7 @@ def taxi_zone_lookup(raw: Path) -> pd.DataFrame:
     ins={"raw": AssetIn(key=raw_taxi_zone_lookup.key)},
     io_manager_key="postgres_io_manager",
     kinds={"postgres"},
+    metadata={VIEW_KEY: "taxi_zone_lookup"},
 )
 def postgres_taxi_zone_lookup(raw: Path) -> pa.RecordBatchReader:
     """Postgres table taxi_zone_lookup in ny_taxi."""

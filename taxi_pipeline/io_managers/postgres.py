@@ -25,6 +25,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Optional
 
 import psycopg
 import pyarrow as pa
@@ -32,9 +33,11 @@ import pyarrow.compute as pc
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg import errors, sql
+from pydantic import Field
 
 from taxi_pipeline.conform import file_position
 from taxi_pipeline.io_managers.evolution import TableInTheWay, columns_to_add
+from taxi_pipeline.io_managers.postgres_views import ensure_view, relation_columns
 from taxi_pipeline.services import SOURCE_MONTH_COLUMN
 from taxi_pipeline.partitions import month_start
 from taxi_pipeline.policies import permanent
@@ -45,6 +48,9 @@ PICKUP_COLUMN_KEY = "pickup_column"
 SOURCE_FILE_KEY = "source_file"
 """Asset metadata: how to name the source file (`{month}` is the partition key), so load
 errors can name its line or row."""
+VIEW_KEY = "postgres_view"
+"""Asset metadata: the name of the table's lower-case view in the views schema."""
+DEFAULT_VIEWS_SCHEMA = "trips_data_all"
 
 _PG_TYPES = {
     pa.int16(): "smallint",
@@ -80,11 +86,13 @@ def replace_rows(
     month: datetime | None = None,
     pickup_column: str | None = None,
     source_label: str | None = None,
+    view: tuple[str, str] | None = None,
 ) -> LoadStats:
     """Replace the rows of `month` (or the whole table when None) with `reader`'s rows.
 
     `source_label` names the file the rows came from, in order, so a
     rejected row is reported as that file counts it (CSV line or Parquet row).
+    `view` (schema, name): the table's lower-case view, created or updated with the table.
     """
     target = sql.Identifier(PG_SCHEMA, table)
     started = time.monotonic()
@@ -92,6 +100,8 @@ def replace_rows(
         # Serialize concurrent first loads of a table: CREATE ... IF NOT EXISTS races.
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [table])
         ensure_table(conn, table, target, reader.schema)
+        if view:
+            ensure_view(conn, PG_SCHEMA, table, *view)
         for column in filter(None, [pickup_column, month and SOURCE_MONTH_COLUMN]):
             conn.execute(_index_sql(table, target, column))
     with conn.transaction():
@@ -109,9 +119,13 @@ def replace_rows(
 
 
 class PostgresTableIOManager(ConfigurableIOManager):
-    """Stores a `pyarrow.RecordBatchReader` as table `public.<asset name>`."""
+    """Stores a `pyarrow.RecordBatchReader` as table `public.<asset name>`, and keeps the
+    lower-case view the asset's `postgres_view` metadata names in `views_schema`."""
 
     postgres: PostgresResource
+    views_schema: Optional[str] = Field(
+        default=DEFAULT_VIEWS_SCHEMA, description="Schema of the lower-case views; empty: no views."
+    )
 
     def handle_output(self, context: OutputContext, obj: pa.RecordBatchReader) -> None:
         table = context.asset_key.path[-1]
@@ -119,6 +133,7 @@ class PostgresTableIOManager(ConfigurableIOManager):
         metadata = context.definition_metadata
         label = metadata.get(SOURCE_FILE_KEY, table).format(month=partition)
         context.log.info(f"Loading {label} into {table} in {self.postgres.describe()}")
+        view = self._view(metadata.get(VIEW_KEY))
         with self._connect() as conn:
             try:
                 stats = replace_rows(
@@ -128,6 +143,7 @@ class PostgresTableIOManager(ConfigurableIOManager):
                     month=month_start(partition) if partition else None,
                     pickup_column=metadata.get(PICKUP_COLUMN_KEY),
                     source_label=label,
+                    view=view,
                 )
             except (PostgresLoadError, TableInTheWay) as err:
                 raise permanent(err) from None  # bad data, a foreign table: retrying cannot help
@@ -141,8 +157,12 @@ class PostgresTableIOManager(ConfigurableIOManager):
                 "rows_after": stats.after,
                 "seconds": round(stats.seconds, 3),
                 "rows_per_second": rate,
+                **({"view": ".".join(view)} if view else {}),
             }
         )
+
+    def _view(self, name: str | None) -> tuple[str, str] | None:
+        return (self.views_schema, name) if self.views_schema and name else None
 
     @contextlib.contextmanager
     def _connect(self):
@@ -158,14 +178,7 @@ class PostgresTableIOManager(ConfigurableIOManager):
 
 def ensure_table(conn, table: str, target: sql.Identifier, schema: pa.Schema) -> None:
     """Create the table, or add the columns a newer schema has (rows kept)."""
-    existing = [
-        name
-        for (name,) in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-            "AND table_name = %s ORDER BY ordinal_position",
-            [PG_SCHEMA, table],
-        ).fetchall()
-    ]
+    existing = relation_columns(conn, PG_SCHEMA, table)
     if not existing:
         conn.execute(create_table_sql(target, schema))
         return

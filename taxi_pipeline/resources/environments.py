@@ -15,7 +15,7 @@ from dagster import EnvVar
 
 from taxi_pipeline.io_managers.bigquery import BigQueryWarehouseIOManager
 from taxi_pipeline.io_managers.lake import LakeIOManager
-from taxi_pipeline.io_managers.postgres import PostgresTableIOManager
+from taxi_pipeline.io_managers.postgres import DEFAULT_VIEWS_SCHEMA, PostgresTableIOManager
 from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA, WarehouseIOManager
 from taxi_pipeline.resources.alerts import AlertWebhookResource
 from taxi_pipeline.resources.gcp import GcpCredentialsResource
@@ -26,6 +26,9 @@ from taxi_pipeline.sources import current_source
 
 DEFAULT_ENV = "local"
 DEFAULT_DATA_DIR = "taxi_data"
+DEFAULT_WAREHOUSE_FILE = "warehouse.duckdb"
+"""Inside TAXI_DATA_DIR unless TAXI_WAREHOUSE_FILE is absolute. DuckDB names the database
+after the file (`warehouse`): that is what dbt's `database` (DBT_DATABASE) must say."""
 # DuckDB keeps what a transaction inserts in its buffer pool up to its memory limit (80%
 # of RAM by default), so a month's insert grew with the month. Measured inserting a
 # 7.5M-row month in one transaction: +385 MB above the imports at 256MB and 2 threads,
@@ -68,21 +71,24 @@ def _common(root: Path) -> dict[str, Any]:
             url=_env("TAXI_ALERT_WEBHOOK_URL"), ui_url=_env("TAXI_UI_URL", "http://localhost:3000")
         ),
         "postgres": postgres,
-        "postgres_io_manager": PostgresTableIOManager(postgres=postgres),
+        "postgres_io_manager": PostgresTableIOManager(
+            postgres=postgres, views_schema=os.environ.get("TAXI_PG_VIEWS_SCHEMA", DEFAULT_VIEWS_SCHEMA)
+        ),
     }
 
 
 def local_resources() -> dict[str, Any]:
     """Lake in a folder, DuckDB warehouse file, Postgres (embedded unless TAXI_PG_HOST)."""
     root = data_dir()
-    database = str(root / "warehouse.duckdb")
+    database = str(root / (os.environ.get("TAXI_WAREHOUSE_FILE") or DEFAULT_WAREHOUSE_FILE))
+    schema = os.environ.get("TAXI_WAREHOUSE_SCHEMA") or WAREHOUSE_SCHEMA
     return {
         **_common(root),
         "lake_io_manager": LakeIOManager(location=str(root / "lake"), gcp=GcpCredentialsResource()),
         "warehouse_io_manager": WarehouseIOManager(
-            database=database, schema=WAREHOUSE_SCHEMA, connection_config=WAREHOUSE_DUCKDB_CONFIG
+            database=database, schema=schema, connection_config=WAREHOUSE_DUCKDB_CONFIG
         ),
-        "warehouse": DuckDBWarehouse(database=database, dataset=WAREHOUSE_SCHEMA),
+        "warehouse": DuckDBWarehouse(database=database, dataset=schema),
     }
 
 
