@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 bash scripts/install_emulators.sh
+bash scripts/install_dbt.sh
 exec .venv/bin/python -m pytest "$@"
