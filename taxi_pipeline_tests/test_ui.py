@@ -1,8 +1,14 @@
 """The UI, as a user drives it: Debian's chromium (through Playwright) opens `dagster dev`,
 finds the yellow job's asset graph, launches one month by clicking, and sees it succeed.
-A screenshot of the finished run is saved to test-artifacts/."""
+A screenshot of the finished run is saved to test-artifacts/.
+
+With TAXI_UI_SCREENSHOTS=docs (a folder under the repository) the test also loads three
+more months and saves the pictures the README shows: the global asset graph, a partition
+grid with loaded and missing months, an asset check with its plots."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,3 +71,48 @@ def test_one_month_launched_by_clicking_in_the_ui_succeeds(dagster_dev, browser)
 
     counts = dev_month_counts(env, "yellow", "2019-02")
     assert counts_agree(counts), counts
+    if os.environ.get("TAXI_UI_SCREENSHOTS"):
+        _save_readme_pictures(page, url, env, REPO / os.environ["TAXI_UI_SCREENSHOTS"])
+
+
+README_MONTHS = ("2019-03", "2020-01", "2021-01")  # 8, 999 and 22,792 rows: the plots rise
+
+
+def _save_readme_pictures(page, url: str, env: dict, folder: Path) -> None:
+    for month in README_MONTHS:
+        subprocess.run([str(Path(sys.executable).with_name("dagster")), "job", "execute", "-m", "taxi_pipeline",
+                        "-j", "yellow_taxi_job", "--tags", f'{{"dagster/partition": "{month}"}}'],
+                       cwd=REPO, env=env, check=True, capture_output=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1600, "height": 1000})
+
+    page.goto(f"{url}/asset-groups")
+    _settle(page)
+    page.get_by_text("yellow", exact=True).last.click()  # open the yellow group in the graph
+    page.reload()  # the graph fits itself to the window on load
+    _settle(page)
+    page.get_by_text("yellow_taxi_trips", exact=True).first.wait_for()
+    page.screenshot(path=str(folder / "ui_asset_graph.png"))
+
+    page.goto(f"{url}/assets/postgres/yellow_taxi_trips?view=partitions")
+    _settle(page)
+    page.get_by_placeholder("Filter by name").fill("2021")
+    page.get_by_text("2021-01", exact=True).first.click()
+    page.get_by_text("rows_loaded").wait_for()
+    page.screenshot(path=str(folder / "ui_partitions.png"))
+
+    page.set_viewport_size({"width": 1600, "height": 1250})
+    page.goto(f"{url}/assets/postgres/yellow_taxi_trips?view=checks")
+    _settle(page)
+    page.get_by_text("Plots").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)  # the plots draw after the data arrives
+    page.screenshot(path=str(folder / "ui_asset_check.png"))
+
+
+def _settle(page) -> None:
+    """Wait for the page's data, and close the first-visit dialog if it came up meanwhile."""
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(2500)
+    skip = page.get_by_role("button", name="Skip")
+    if skip.count():
+        skip.click()
