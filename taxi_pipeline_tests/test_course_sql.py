@@ -8,11 +8,13 @@
 """
 
 import hashlib
+import re
 from collections import Counter
 
 import pyarrow.parquet as pq
 
 from taxi_pipeline.io_managers.postgres_views import ensure_view
+from taxi_pipeline_tests.conftest import REPO
 from taxi_pipeline_tests.services import resources_with_postgres
 
 MONTH = "2021-01"
@@ -87,6 +89,25 @@ def test_course_style_sql_runs_unchanged_on_postgres_views_tables_and_the_wareho
     assert Counter(k for (k,) in taxi_env.pg(SURROGATE_KEY)) == expected
     assert Counter(k for (k,) in taxi_env.warehouse(SURROGATE_KEY)) == expected
     assert sum(expected.values()) == rows
+
+
+def readme_queries(target: str) -> list[str]:
+    """The README's example queries for a target: ```sql blocks starting `-- <target>:`."""
+    blocks = re.findall(r"```sql\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    return [b for b in blocks if b.startswith(f"-- {target}:")]
+
+
+def test_the_readme_example_queries_run_as_written(taxi_env):
+    """Those of "Querying the data", on the demo's course month."""
+    _load(taxi_env, ("yellow", MONTH), ("zones", None))
+    postgres, duck = readme_queries("postgres"), readme_queries("duckdb")
+    assert len(postgres) == len(duck) == 3
+    for query in postgres:
+        assert taxi_env.pg(query), query
+    for query in duck:
+        assert taxi_env.warehouse(query), query
+    [(trips, keys)] = taxi_env.warehouse(duck[1])
+    assert trips == taxi_env.mirror.rows("yellow", MONTH) and 0 < keys <= trips
 
 
 def test_the_view_follows_a_table_that_gained_a_column_and_views_built_on_it_survive(taxi_env):
