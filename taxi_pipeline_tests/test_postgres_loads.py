@@ -80,7 +80,8 @@ def test_a_load_killed_during_copy_leaves_the_previous_month_and_a_usable_table(
 def test_two_months_loading_at_once_into_a_new_table_both_land(taxi_env):
     for month in ("2020-01", "2021-01"):
         assert taxi_env.materialize("yellow", month).success
-    taxi_env.pg("DROP TABLE yellow_taxi_trips")
+    taxi_env.pg("DROP TABLE yellow_taxi_trips CASCADE")  # and its view
+    taxi_env.pg("DROP SCHEMA trips_data_all")
 
     children = [_load_in_child(taxi_env, month) for month in ("2020-01", "2021-01")]
 
@@ -88,6 +89,8 @@ def test_two_months_loading_at_once_into_a_new_table_both_land(taxi_env):
     assert taxi_env.pg_month("yellow", "2020-01") == (999,)
     assert taxi_env.pg_month("yellow", "2021-01") == (22792,)
     assert taxi_env.pg("SELECT count(*) FROM yellow_taxi_trips") == [(999 + 22792,)]
+    # Both made the schema and the view at once; one of them won, once.
+    assert taxi_env.pg("SELECT count(*) FROM trips_data_all.yellow_tripdata") == [(999 + 22792,)]
 
 
 def _with_field(taxi_env, month: str, line: int, column: int, value: str) -> None:
