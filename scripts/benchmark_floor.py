@@ -136,7 +136,7 @@ def measure_floor(parquet: Path, postgres, tmp: Path) -> dict:
     encoder = ArrowToPostgresBinaryEncoder(file.schema_arrow)
     columns = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(c.data_type.ddl()))
-        for f, (_, c) in zip(file.schema_arrow, encoder.schema().columns)
+        for f, c in zip(file.schema_arrow, encoder.schema().columns)
     )
     started = time.monotonic()
     with postgres.connect() as conn:
@@ -144,9 +144,8 @@ def measure_floor(parquet: Path, postgres, tmp: Path) -> dict:
         conn.execute(sql.SQL("CREATE TABLE floor_copy ({})").format(columns))
         with conn.cursor().copy("COPY floor_copy FROM STDIN (FORMAT binary)") as copy:
             copy.write(encoder.write_header())
-            for group in range(file.num_row_groups):
-                for batch in file.read_row_group(group).to_batches():
-                    copy.write(encoder.write_batch(batch))
+            for batch in file.iter_batches(batch_size=64 * 1024):  # row group by row group
+                copy.write(encoder.write_batch(batch))
             copy.write(encoder.finish())
         conn.commit()
     copy_s = time.monotonic() - started

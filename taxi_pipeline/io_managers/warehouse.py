@@ -1,8 +1,9 @@
 """The local warehouse: DuckDB (dagster-duckdb); BigQuery on GCP is in bigquery.py.
 
 A month is replaced by its `partition_expr` (`source_month`). A trip month arrives as
-the clean parquet's lake path (`LakeUri`) and is inserted batch by batch as an Arrow
-stream, so a month never sits in memory whole (a 7.5M-row month as a DataFrame is GBs).
+the clean parquet's lake path (`LakeUri`) and DuckDB reads it itself, within the
+connection's memory limit, so a month never sits in memory whole (a 7.5M-row month as a
+DataFrame is GBs).
 Small tables (the zones) are plain DataFrames.
 
 Dagster's DuckDB IO manager deletes a partition's rows and then inserts the new ones as
@@ -14,17 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 from dagster._core.definitions.metadata import TableMetadataSet
 from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 
 from taxi_pipeline.io_managers.evolution import TableInTheWay, columns_to_add
-from taxi_pipeline.io_managers.lake import LakeUri, stream_parquet
+from taxi_pipeline.io_managers.lake import LakeUri
 from taxi_pipeline.policies import permanent
 
 WAREHOUSE_SCHEMA = "trips_data_all"
@@ -49,20 +50,7 @@ class DuckDBArrowStreamTypeHandler(DbTypeHandler[pa.RecordBatchReader]):
     """Inserts an Arrow stream batch by batch; the table is created from its schema."""
 
     def handle_output(self, context, table_slice: TableSlice, obj: pa.RecordBatchReader, connection):
-        table = f"{table_slice.schema}.{table_slice.table}"
-        existing = _duckdb_columns(connection, table_slice)
-        if not existing:
-            connection.register("taxi_month_schema", obj.schema.empty_table())
-            connection.execute(f"CREATE TABLE {table} AS SELECT * FROM taxi_month_schema")
-            connection.unregister("taxi_month_schema")
-        else:
-            for field in _columns_to_add(table, existing, obj.schema):
-                connection.register("taxi_new_column", pa.schema([field]).empty_table())
-                [(sql_type,)] = connection.execute(
-                    "SELECT column_type FROM (DESCRIBE SELECT * FROM taxi_new_column)"
-                ).fetchall()
-                connection.unregister("taxi_new_column")
-                connection.execute(f'ALTER TABLE {table} ADD COLUMN "{field.name}" {sql_type}')
+        table = ensure_table(connection, table_slice, obj.schema)
         connection.register("taxi_month_batches", obj)
         # BY NAME: a table that gained columns has them last, in another order than the file.
         (rows,) = connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM taxi_month_batches").fetchone()
@@ -83,7 +71,13 @@ class DuckDBLakeFileTypeHandler(DbTypeHandler[LakeUri]):
     def handle_output(self, context, table_slice: TableSlice, obj: LakeUri, connection):
         if obj.startswith("gs://"):
             raise ValueError(f"The DuckDB warehouse reads the local lake; {obj} is in GCS.")
-        DuckDBArrowStreamTypeHandler().handle_output(context, table_slice, stream_parquet(Path(obj)), connection)
+        table = ensure_table(connection, table_slice, pq.read_schema(obj))
+        # DuckDB's own Parquet reader, not an Arrow stream: 3M fhvhv rows in 3.0 s against
+        # 6.5 s (connection settings: WAREHOUSE_DUCKDB_CONFIG).
+        (rows,) = connection.execute(
+            f"INSERT INTO {table} BY NAME SELECT * FROM read_parquet(?)", [str(obj)]
+        ).fetchone()
+        context.add_output_metadata(dict(_row_count_metadata(context, rows, "duckdb")))
 
     def load_input(self, context, table_slice: TableSlice, connection) -> LakeUri:
         raise NotImplementedError("Read a trip month from the lake (its clean parquet), not from the warehouse.")
@@ -91,6 +85,25 @@ class DuckDBLakeFileTypeHandler(DbTypeHandler[LakeUri]):
     @property
     def supported_types(self):
         return [LakeUri]
+
+
+def ensure_table(connection, table_slice: TableSlice, schema: pa.Schema) -> str:
+    """Create the table from `schema`, or add the columns it lacks; its qualified name."""
+    table = f"{table_slice.schema}.{table_slice.table}"
+    existing = _duckdb_columns(connection, table_slice)
+    if not existing:
+        connection.register("taxi_month_schema", schema.empty_table())
+        connection.execute(f"CREATE TABLE {table} AS SELECT * FROM taxi_month_schema")
+        connection.unregister("taxi_month_schema")
+    else:
+        for field in _columns_to_add(table, existing, schema):
+            connection.register("taxi_new_column", pa.schema([field]).empty_table())
+            [(sql_type,)] = connection.execute(
+                "SELECT column_type FROM (DESCRIBE SELECT * FROM taxi_new_column)"
+            ).fetchall()
+            connection.unregister("taxi_new_column")
+            connection.execute(f'ALTER TABLE {table} ADD COLUMN "{field.name}" {sql_type}')
+    return table
 
 
 def _duckdb_columns(connection, table_slice: TableSlice) -> list[str]:

@@ -30,10 +30,11 @@ DEFAULT_WAREHOUSE_FILE = "warehouse.duckdb"
 """Inside TAXI_DATA_DIR unless TAXI_WAREHOUSE_FILE is absolute. DuckDB names the database
 after the file (`warehouse`): that is what dbt's `database` (DBT_DATABASE) must say."""
 # DuckDB keeps what a transaction inserts in its buffer pool up to its memory limit (80%
-# of RAM by default), so a month's insert grew with the month. Measured inserting a
-# 7.5M-row month in one transaction: +385 MB above the imports at 256MB and 2 threads,
-# +251 MB at 64MB and 1 thread (+163 MB for a 1.37M-row month), at the same speed.
-WAREHOUSE_DUCKDB_CONFIG = {"memory_limit": "64MB", "threads": 1}
+# of RAM by default), so a month's insert would grow with the month. Inserting a 3M-row
+# fhvhv month from its parquet (scripts/benchmark_floor.py's file): 64MB and 1 thread
+# 5.1 s, +102 MB; 128MB, 2 threads and no insertion order kept 3.0 s, +150 MB (2 threads
+# that must keep the file's order stall at 64MB: 9.7 s). A table has no order anyway.
+WAREHOUSE_DUCKDB_CONFIG = {"memory_limit": "128MB", "threads": 2, "preserve_insertion_order": False}
 
 
 def _env(name: str, default: Any = None, cast=EnvVar) -> Any:
