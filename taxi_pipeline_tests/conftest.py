@@ -107,10 +107,11 @@ class TaxiEnv:
     def database(self) -> str:
         return self.resources["postgres"].database
 
-    def materialize(self, group: str, month: str | None = None, **kwargs) -> ExecuteInProcessResult:
+    def materialize(self, group: str, month: str | None = None, selection=None, **kwargs) -> ExecuteInProcessResult:
+        """The group's assets and checks for `month` (or only `selection` of them)."""
         return materialize(
             [*assets_for(self.source), *all_checks],
-            selection=AssetSelection.groups(group),
+            selection=selection or AssetSelection.groups(group),
             partition_key=month,
             resources=self.resources,
             **kwargs,

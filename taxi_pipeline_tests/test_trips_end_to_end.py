@@ -177,3 +177,26 @@ def test_a_warehouse_stream_that_breaks_midway_keeps_the_previous_month(taxi_env
     assert not result.success
     assert "connection to the lake lost" in taxi_env.failure_text(result)
     assert taxi_env.warehouse_month("yellow", "2021-01", "count(*), round(sum(total_amount), 2)") == before
+
+
+def test_a_month_is_parsed_once_per_run_and_a_clean_alone_parses_the_lakes_raw_file(taxi_env):
+    from dagster import AssetSelection
+
+    from taxi_pipeline.assets.scratch import PREPARED_DIR
+
+    clean_key = trip_asset_keys(SERVICES["yellow"]).clean
+
+    def parsed_by(result) -> str:
+        [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == clean_key]
+        return event.materialization.metadata["parsed_by"].value
+
+    result = taxi_env.materialize("yellow", "2021-01")
+    assert parsed_by(result).startswith("the raw step")
+    first = pq.read_table(taxi_env.lake_file("clean", "yellow", "2021-01"))
+    assert first.num_rows == taxi_env.mirror.rows("yellow", "2021-01")
+    assert not list(PREPARED_DIR.glob(f"yellow_2021-01.{result.run_id}.*"))  # taken, not left behind
+
+    # The clean asset alone (a new cleaning rule, say): parsed again from the lake's raw file.
+    again = taxi_env.materialize("yellow", "2021-01", selection=AssetSelection.assets(clean_key))
+    assert again.success and parsed_by(again) == "this step"
+    assert pq.read_table(taxi_env.lake_file("clean", "yellow", "2021-01")).equals(first)

@@ -1,5 +1,6 @@
 """One factory builds every service's four assets: raw file → clean parquet → warehouse → Postgres."""
 
+import json
 from pathlib import Path
 from typing import NamedTuple
 
@@ -18,8 +19,8 @@ from dagster import (
     asset,
 )
 
-from taxi_pipeline.assets.scratch import scratch_file
-from taxi_pipeline.cleaning import BadTripFile, validate_trip_file, write_clean_parquet
+from taxi_pipeline.assets.scratch import PreparedClean, scratch_file
+from taxi_pipeline.cleaning import BadTripFile, CleanResult, write_clean_parquet
 from taxi_pipeline.services import SOURCE_MONTH_COLUMN, TaxiService
 from taxi_pipeline.sources import Source, SourceMonthUnavailable
 from taxi_pipeline.io_managers.bigquery import CLUSTER_BY_KEY
@@ -94,8 +95,11 @@ def build_trip_assets(service: TaxiService, layout: Source) -> list[AssetsDefini
         with scratch_file(source.layout.suffix) as staging:
             try:
                 download = source.download_month(service, month, staging)
-                # Only a file the clean step can read lands in the lake: bad input writes nothing.
-                checked = validate_trip_file(staging, service, month_start(month), label)
+                # Only a file the clean step can read lands in the lake: bad input writes
+                # nothing. Reading it all writes the clean parquet too, for this run's clean step.
+                with PreparedClean(f"{name}_{month}", context.run_id).writing(staging) as (parquet, summary):
+                    checked = write_clean_parquet(staging, parquet, service, month_start(month), label)
+                    summary.write_text(json.dumps(checked.to_json()))
             except (SourceMonthUnavailable, SourceFileMissing, SourceFileCorrupt, BadTripFile) as err:
                 raise permanent(err) from None
         return Output(
@@ -123,13 +127,20 @@ def build_trip_assets(service: TaxiService, layout: Source) -> list[AssetsDefini
         month = context.partition_key
         label = service.file_label(month, layout.suffix)
         with scratch_file(".parquet") as staging:
-            try:
-                result = write_clean_parquet(raw, staging, service, month_start(month), label)
-            except BadTripFile as err:
-                raise permanent(err) from None
+            prepared = PreparedClean(f"{name}_{month}", context.run_id).take(raw, staging)
+            parsed_by = "the raw step, which read the whole file to validate it" if prepared else "this step"
+            if prepared:
+                context.log.info(f"{label}: the parquet the raw step wrote while reading the file (not parsed twice)")
+                result = CleanResult.from_json(prepared)
+            else:
+                try:
+                    result = write_clean_parquet(raw, staging, service, month_start(month), label)
+                except BadTripFile as err:
+                    raise permanent(err) from None
             stored_nulls = _stored_null_counts(staging)
         metadata = {
             "rows": result.rows,
+            "parsed_by": parsed_by,
             "min_pickup": str(result.min_pickup),
             "max_pickup": str(result.max_pickup),
             "dagster/column_schema": service_table_schema(service),

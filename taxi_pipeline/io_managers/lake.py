@@ -33,8 +33,11 @@ class LakeUri(str):
 
 
 def stream_parquet(path: Path) -> pa.RecordBatchReader:
-    """A local parquet file as a stream of its row groups' batches: memory stays flat."""
-    parquet = pq.ParquetFile(path)
+    """A local parquet file as a stream of its row groups' batches: memory stays flat.
+
+    `pre_buffer=False`: with pyarrow's default the reader keeps every row group it read
+    until it is closed (a 20M-row month grew a clean pass from 215 to 574 MB)."""
+    parquet = pq.ParquetFile(path, pre_buffer=False)
     return pa.RecordBatchReader.from_batches(parquet.schema_arrow, parquet.iter_batches())
 
 
