@@ -154,3 +154,9 @@ def test_a_configured_server_with_a_password_never_shows_the_password(
     failed = materialize(assets_for(taxi_env.source), selection=[PG_KEY], partition_key="2021-01",
                          resources=resources_for_environment(), raise_on_error=False)
     assert "password authentication failed" in taxi_env.failure_text(failed)
+
+
+def test_the_embedded_server_spaces_its_checkpoints_for_months_of_millions_of_rows(taxi_env):
+    """Why: EMBEDDED_SETTINGS in resources/postgres.py (a configured server is left alone)."""
+    assert taxi_env.pg("SHOW max_wal_size") == [("16GB",)]
+    assert taxi_env.pg("SHOW checkpoint_timeout") == [("30min",)]
