@@ -4,7 +4,10 @@ Steps run in the run's own process (`in_process_executor`, also the default for
 materializations from the UI, see definitions.py): a service-month is four streaming steps
 and five checks, and a process per step costs about 4 s of Python and Dagster start-up
 each - measured on a 1.37M-row month, 33 s per run with a process per step against 14 s
-in one process, at a similar peak RSS. Isolation comes one level up: a run per month, in
+in one process, at a similar peak RSS. Forking the steps from a forkserver with the
+project preloaded, two at a time (so the warehouse and Postgres loads overlap), did not
+pay either: a 3M-row fhvhv month took 41.6 s against 38.2 s in one process, at 1.4 GB of
+summed RSS against 566 MB (scripts/benchmark_floor.py, 2026-11-23). Isolation comes one level up: a run per month, in
 a container of its own in production.
 
 There is no job over all services: a job has one partitions definition, and the services
