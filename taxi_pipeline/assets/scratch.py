@@ -62,8 +62,9 @@ class PreparedClean:
         PREPARED_DIR.mkdir(exist_ok=True)
         now = time.time()
         for old in PREPARED_DIR.iterdir():
-            if old.name.startswith(f"{self.name}.") or now - old.stat().st_mtime > PREPARED_MAX_AGE_S:
-                old.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):  # another run's step got there first
+                if old.name.startswith(f"{self.name}.") or now - old.stat().st_mtime > PREPARED_MAX_AGE_S:
+                    old.unlink()
         paths = self._paths(raw)
         try:
             yield paths
@@ -75,9 +76,10 @@ class PreparedClean:
     def take(self, raw: Path, dest: Path) -> dict | None:
         """Move the prepared parquet of `raw` to `dest` and return its summary, if there is one."""
         parquet, summary = self._paths(raw)
-        if not (parquet.exists() and summary.exists()):
+        try:
+            result = json.loads(summary.read_text())
+            shutil.move(parquet, dest)
+        except FileNotFoundError:  # none, or a later run of the month cleared it: parse
             return None
-        result = json.loads(summary.read_text())
-        shutil.move(parquet, dest)
-        summary.unlink()
+        summary.unlink(missing_ok=True)
         return result
