@@ -200,3 +200,8 @@ def test_a_month_is_parsed_once_per_run_and_a_clean_alone_parses_the_lakes_raw_f
     again = taxi_env.materialize("yellow", "2021-01", selection=AssetSelection.assets(clean_key))
     assert again.success and parsed_by(again) == "this step"
     assert pq.read_table(taxi_env.lake_file("clean", "yellow", "2021-01")).equals(first)
+
+    # The raw asset alone (a re-download): validated the same way, nothing kept for a clean step.
+    raw_only = taxi_env.materialize("yellow", "2021-01", selection=AssetSelection.assets(trip_asset_keys(SERVICES["yellow"]).raw))
+    assert raw_only.success
+    assert not list(PREPARED_DIR.glob(f"yellow_2021-01.{raw_only.run_id}.*"))

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -56,9 +57,10 @@ class PreparedClean:
         return stem.with_suffix(".parquet"), stem.with_suffix(".json")
 
     @contextlib.contextmanager
-    def writing(self, raw: Path) -> Iterator[tuple[Path, Path]]:
-        """(parquet, json) to fill; removed unless the block succeeds. Older ones of this
-        name (other runs) and any a day old go first."""
+    def writing(self, raw: Path, keep: bool = True) -> Iterator[tuple[Path, Path]]:
+        """(parquet, json) to fill; removed unless the block succeeds (or when not `keep`:
+        no clean step in this run to take them). Older ones of this name (other runs) and
+        any a day old go first."""
         PREPARED_DIR.mkdir(exist_ok=True)
         now = time.time()
         for old in PREPARED_DIR.iterdir():
@@ -68,10 +70,10 @@ class PreparedClean:
         paths = self._paths(raw)
         try:
             yield paths
-        except BaseException:
-            for path in paths:
-                path.unlink(missing_ok=True)
-            raise
+        finally:
+            if not keep or sys.exc_info()[0] is not None:
+                for path in paths:
+                    path.unlink(missing_ok=True)
 
     def take(self, raw: Path, dest: Path) -> dict | None:
         """Move the prepared parquet of `raw` to `dest` and return its summary, if there is one."""

@@ -97,7 +97,9 @@ def build_trip_assets(service: TaxiService, layout: Source) -> list[AssetsDefini
                 download = source.download_month(service, month, staging)
                 # Only a file the clean step can read lands in the lake: bad input writes
                 # nothing. Reading it all writes the clean parquet too, for this run's clean step.
-                with PreparedClean(f"{name}_{month}", context.run_id).writing(staging) as (parquet, summary):
+                steps = context.run.step_keys_to_execute  # None: every step of the job
+                keep = steps is None or keys.clean.to_python_identifier() in steps
+                with PreparedClean(f"{name}_{month}", context.run_id).writing(staging, keep) as (parquet, summary):
                     checked = write_clean_parquet(staging, parquet, service, month_start(month), label)
                     summary.write_text(json.dumps(checked.to_json()))
             except (SourceMonthUnavailable, SourceFileMissing, SourceFileCorrupt, BadTripFile) as err:
