@@ -205,3 +205,23 @@ def test_a_month_is_parsed_once_per_run_and_a_clean_alone_parses_the_lakes_raw_f
     raw_only = taxi_env.materialize("yellow", "2021-01", selection=AssetSelection.assets(trip_asset_keys(SERVICES["yellow"]).raw))
     assert raw_only.success
     assert not list(PREPARED_DIR.glob(f"yellow_2021-01.{raw_only.run_id}.*"))
+
+
+def test_a_prepared_clean_file_is_taken_only_for_the_raw_file_it_was_made_from(tmp_path):
+    from taxi_pipeline.assets.scratch import PREPARED_DIR, PreparedClean
+
+    raw = tmp_path / "raw.csv.gz"
+    raw.write_bytes(b"a" * 3_000_000)
+    changed = tmp_path / "changed.csv.gz"
+    changed.write_bytes(b"a" * 2_999_999 + b"b")  # a different last MiB (a gzip trailer, a Parquet footer)
+    prepared = PreparedClean("test_2021-01", "run1")
+    with prepared.writing(raw) as (parquet, summary):
+        parquet.write_bytes(b"PAR1")
+        summary.write_text('{"rows": 1}')
+    assert parquet.name.startswith("test_2021-01.run1.") and parquet.name.count(".") == 3  # the fingerprint is in it
+
+    assert prepared.take(changed, tmp_path / "dest.parquet") is None
+    assert PreparedClean("test_2021-01", "run2").take(raw, tmp_path / "dest.parquet") is None
+    assert prepared.take(raw, tmp_path / "dest.parquet") == {"rows": 1}
+    assert (tmp_path / "dest.parquet").read_bytes() == b"PAR1"
+    assert not list(PREPARED_DIR.glob("test_2021-01.*"))

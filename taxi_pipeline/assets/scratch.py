@@ -35,10 +35,11 @@ def fingerprint(path: Path) -> str:
     """The file's size and its first and last MiB, hashed: tells one file from another at
     no cost (a Parquet footer holds every page's offsets and statistics, a gzip trailer
     the CRC32 of all the data), where a full hash of a 500 MB month takes seconds."""
-    digest = hashlib.sha256(str(path.stat().st_size).encode())
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
     with open(path, "rb") as f:
         digest.update(f.read(1 << 20))
-        f.seek(max(0, path.stat().st_size - (1 << 20)))
+        f.seek(max(0, size - (1 << 20)))
         digest.update(f.read())
     return digest.hexdigest()[:32]
 
@@ -53,8 +54,8 @@ class PreparedClean:
         self.name, self.run_id = name, run_id
 
     def _paths(self, raw: Path) -> tuple[Path, Path]:
-        stem = PREPARED_DIR / f"{self.name}.{self.run_id}.{fingerprint(raw)}"
-        return stem.with_suffix(".parquet"), stem.with_suffix(".json")
+        stem = f"{self.name}.{self.run_id}.{fingerprint(raw)}"
+        return PREPARED_DIR / f"{stem}.parquet", PREPARED_DIR / f"{stem}.json"
 
     @contextlib.contextmanager
     def writing(self, raw: Path, keep: bool = True) -> Iterator[tuple[Path, Path]]:
