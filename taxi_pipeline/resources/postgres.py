@@ -95,12 +95,11 @@ pg_wal may hold up to max_wal_size on disk."""
 
 
 def _tune_for_bulk_loads(conn) -> None:
+    names = list(EMBEDDED_SETTINGS)
     current = dict(conn.execute(
-        "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name = ANY(%s)",
-        [list(EMBEDDED_SETTINGS)],
-    ).fetchall())
-    wanted = {"max_wal_size": "16384MB", "checkpoint_timeout": "1800s"}  # as pg_settings shows them
-    if current != wanted:
+        "SELECT name, current_setting(name) FROM unnest(%s::text[]) AS name", [names]
+    ).fetchall())  # as SHOW shows them: the same spelling as EMBEDDED_SETTINGS
+    if current != EMBEDDED_SETTINGS:
         for name, value in EMBEDDED_SETTINGS.items():
             conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
         conn.execute("SELECT pg_reload_conf()")
