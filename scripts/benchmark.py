@@ -23,6 +23,7 @@ Postgres is a throwaway embedded server for both ways. Not a test: it prints fig
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -207,9 +208,42 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def benchmark(rows: int, month: str, tmp: Path) -> dict:
+def serve(folder: Path) -> tuple[subprocess.Popen, str]:
+    """`folder` over HTTP from a process of its own, as a remote server would be; its base URL."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port),
+                               "--directory", str(folder)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def run_environment(tmp: Path, **variables: str) -> tuple[dict, Path, Path]:
+    """The environment of a run on the embedded default under `tmp` (a fresh DAGSTER_HOME
+    and TAXI_DATA_DIR), plus `variables`; and those two folders."""
+    data, home = tmp / "data", tmp / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "TAXI_DATA_DIR": str(data), "TAXI_PIPELINE_ENV": "local",
+           **variables}
+    env.pop("TAXI_PG_HOST", None)
+    return env, data, home
+
+
+@contextlib.contextmanager
+def warmed_postgres(data: Path):
+    """The embedded server of `data`, kept up by this process's handle. A fresh cluster
+    first zero-fills its WAL segments: warmed so that no way measured pays for that."""
     from taxi_pipeline.resources.environments import postgres_resource
 
+    with postgres_resource(data / "postgres").process_config_and_initialize_cm() as postgres:
+        with postgres.connect() as conn:
+            conn.execute("CREATE TABLE warm AS SELECT g, md5(g::text) FROM generate_series(1, 5000000) g")
+            conn.execute("DROP TABLE warm")
+            conn.commit()
+        yield postgres
+
+
+def benchmark(rows: int, month: str, tmp: Path) -> dict:
     mirror = tmp / "mirror"
     (mirror / "yellow").mkdir(parents=True)
     csv_gz = mirror / "yellow" / f"yellow_tripdata_{month}.csv.gz"
@@ -217,24 +251,10 @@ def benchmark(rows: int, month: str, tmp: Path) -> dict:
     generate_month(rows, csv_gz)
     print(f"  {csv_gz.stat().st_size / 2**20:.1f} MiB gzipped", flush=True)
 
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port),
-                               "--directory", str(mirror)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    data, home = tmp / "data", tmp / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "TAXI_DATA_DIR": str(data),
-           "TAXI_SOURCE_URL": f"http://127.0.0.1:{port}", "TAXI_PIPELINE_ENV": "local"}
-    env.pop("TAXI_PG_HOST", None)
+    server, url = serve(mirror)
+    env, data, home = run_environment(tmp, TAXI_SOURCE_URL=url)
     os.environ["TAXI_DATA_DIR"] = str(data)
-    # One embedded server for both ways; this process's handle keeps it up. A fresh
-    # cluster first zero-fills its WAL segments: warm it so neither way pays for that.
-    with postgres_resource(data / "postgres").process_config_and_initialize_cm() as postgres:
-        with postgres.connect() as conn:
-            conn.execute("CREATE TABLE warm AS SELECT g, md5(g::text) FROM generate_series(1, 5000000) g")
-            conn.execute("DROP TABLE warm")
-            conn.commit()
+    with warmed_postgres(data) as postgres:  # one server for both ways
         log = tmp / "project.log"
         print(f"(a) project, one `dagster asset materialize` per asset (log: {log.name})", flush=True)
         project = run_project(month, env, home, log)
@@ -246,8 +266,8 @@ def benchmark(rows: int, month: str, tmp: Path) -> dict:
         print(f"  {job[0]:.1f} s, {job[1]:.0f} MB", flush=True)
         parquet = next((data / "lake").rglob("*.parquet"))
         print("(b) seeds, one pandas process", flush=True)
-        url = f"http://127.0.0.1:{port}/yellow/{csv_gz.name}"
-        seeds, seeds_parquet, seeds_rss = run_seeds(url, postgres._conninfo(postgres.database), tmp)
+        seeds, seeds_parquet, seeds_rss = run_seeds(f"{url}/yellow/{csv_gz.name}",
+                                                    postgres._conninfo(postgres.database), tmp)
         with postgres.connect() as conn:
             loaded = conn.execute("SELECT count(*) FROM yellow_taxi_trips").fetchone()[0]
             seeded = conn.execute("SELECT count(*) FROM yellow_taxi_data_seeds").fetchone()[0]

@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from benchmark import free_port, generate_month  # noqa: E402  (the seeds benchmark's generator)
+from benchmark import generate_month, run_environment, serve, warmed_postgres  # noqa: E402
 
 FHVHV_SAMPLE = REPO / "taxi_pipeline" / "sample_mirror" / "trip-data" / "fhvhv_tripdata_2025-01.parquet"
 FHVHV_MONTH = "2024-06"
@@ -170,7 +170,6 @@ def step_times(home: Path) -> dict[str, tuple[float, float]]:
 
 
 def benchmark(service: str, rows: int, tmp: Path) -> dict:
-    from taxi_pipeline.resources.environments import postgres_resource
     from taxi_pipeline.services import SERVICES
     from taxi_pipeline.sources import SOURCES
 
@@ -184,23 +183,10 @@ def benchmark(service: str, rows: int, tmp: Path) -> dict:
     size = published.stat().st_size
     print(f"  {published.name}: {size / 2**20:.1f} MiB", flush=True)
 
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port),
-                               "--directory", str(mirror)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    data, home = tmp / "data", tmp / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "TAXI_DATA_DIR": str(data), "TAXI_PIPELINE_ENV": "local",
-           "TAXI_SOURCE": source.name, source.url_variable: f"http://127.0.0.1:{port}"}
-    env.pop("TAXI_PG_HOST", None)
+    server, url = serve(mirror)
+    env, data, home = run_environment(tmp, TAXI_SOURCE=source.name, **{source.url_variable: url})
     result = {"service": service, "month": month, "rows": rows, "file_bytes": size}
-    # One embedded server, kept up by this process; its WAL warmed so no way pays for that.
-    with postgres_resource(data / "postgres").process_config_and_initialize_cm() as postgres:
-        with postgres.connect() as conn:
-            conn.execute("CREATE TABLE warm AS SELECT g, md5(g::text) FROM generate_series(1, 5000000) g")
-            conn.execute("DROP TABLE warm")
-            conn.commit()
+    with warmed_postgres(data) as postgres:  # one server for the floor and the run
         if service == "fhvhv":
             result.update(measure_floor(published, postgres, tmp))
         log = tmp / "run.log"
