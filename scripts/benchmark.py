@@ -252,7 +252,7 @@ def benchmark(rows: int, month: str, tmp: Path) -> dict:
     print(f"  {csv_gz.stat().st_size / 2**20:.1f} MiB gzipped", flush=True)
 
     server, url = serve(mirror)
-    env, data, home = run_environment(tmp, TAXI_SOURCE_URL=url)
+    env, data, home = run_environment(tmp, TAXI_SOURCE="course", TAXI_SOURCE_URL=url)
     os.environ["TAXI_DATA_DIR"] = str(data)
     with warmed_postgres(data) as postgres:  # one server for both ways
         log = tmp / "project.log"
