@@ -79,6 +79,10 @@ def build_trip_assets(service: TaxiService, layout: Source) -> list[AssetsDefini
     keys = trip_asset_keys(service)
     common = dict(group_name=name, partitions_def=service_partitions[name], backfill_policy=ONE_MONTH_PER_RUN)
 
+    def prepared_clean(context: AssetExecutionContext) -> PreparedClean:
+        """Where the raw step leaves the month's clean parquet for the clean step of its run."""
+        return PreparedClean(f"{name}_{context.partition_key}", context.run_id)
+
     @asset(
         key=keys.raw,
         io_manager_key="lake_io_manager",
@@ -99,7 +103,7 @@ def build_trip_assets(service: TaxiService, layout: Source) -> list[AssetsDefini
                 # nothing. Reading it all writes the clean parquet too, for this run's clean step.
                 steps = context.run.step_keys_to_execute  # None: every step of the job
                 keep = steps is None or keys.clean.to_python_identifier() in steps
-                with PreparedClean(f"{name}_{month}", context.run_id).writing(staging, keep) as (parquet, summary):
+                with prepared_clean(context).writing(staging, keep) as (parquet, summary):
                     checked = write_clean_parquet(staging, parquet, service, month_start(month), label)
                     summary.write_text(json.dumps(checked.to_json()))
             except (SourceMonthUnavailable, SourceFileMissing, SourceFileCorrupt, BadTripFile) as err:
@@ -129,12 +133,13 @@ def build_trip_assets(service: TaxiService, layout: Source) -> list[AssetsDefini
         month = context.partition_key
         label = service.file_label(month, layout.suffix)
         with scratch_file(".parquet") as staging:
-            prepared = PreparedClean(f"{name}_{month}", context.run_id).take(raw, staging)
-            parsed_by = "the raw step, which read the whole file to validate it" if prepared else "this step"
+            prepared = prepared_clean(context).take(raw, staging)
             if prepared:
                 context.log.info(f"{label}: the parquet the raw step wrote while reading the file (not parsed twice)")
                 result = CleanResult.from_json(prepared)
+                parsed_by = "the raw step, which read the whole file to validate it"
             else:
+                parsed_by = "this step"
                 try:
                     result = write_clean_parquet(raw, staging, service, month_start(month), label)
                 except BadTripFile as err:
