@@ -13,7 +13,7 @@ from collections import Counter
 
 import pyarrow.parquet as pq
 
-from taxi_pipeline.io_managers.postgres_views import ensure_view
+from taxi_pipeline.io_managers.postgres_views import ensure_view, relation_columns
 from taxi_pipeline_tests.conftest import REPO
 from taxi_pipeline_tests.services import resources_with_postgres
 
@@ -189,6 +189,5 @@ def _view_columns(env, view: str) -> list[str]:
 
 
 def _table_columns(env, table: str, schema: str = "public") -> list[str]:
-    return [c for (c,) in env.pg("SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
-                                 "AND table_name = %s ORDER BY ordinal_position", [schema, table])]
-
+    with env.resources["postgres"].connect() as conn:
+        return relation_columns(conn, schema, table)
