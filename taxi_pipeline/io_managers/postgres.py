@@ -75,7 +75,6 @@ class PostgresLoadError(Exception):
 class LoadStats:
     loaded: int
     before: int
-    after: int
     seconds: float
 
 
@@ -116,7 +115,7 @@ def replace_rows(
         # The DELETE's and COPY's own row counts: no extra scans of a month of millions of rows.
         before = conn.execute(sql.SQL("DELETE FROM {}").format(target) + where, params).rowcount
         loaded = _copy(conn, target, reader, source_label or table)
-    return LoadStats(loaded, before, loaded, time.monotonic() - started)
+    return LoadStats(loaded, before, time.monotonic() - started)
 
 
 class PostgresTableIOManager(ConfigurableIOManager):
@@ -155,7 +154,6 @@ class PostgresTableIOManager(ConfigurableIOManager):
                 "table": f"{PG_SCHEMA}.{table}",
                 "rows_loaded": stats.loaded,
                 "rows_before": stats.before,
-                "rows_after": stats.after,
                 "seconds": round(stats.seconds, 3),
                 "rows_per_second": rate,
                 **({"view": ".".join(view)} if view else {}),

@@ -46,25 +46,6 @@ def _row_count_metadata(context, rows: int, storage_kind: str) -> TableMetadataS
     return TableMetadataSet(row_count=rows, storage_kind=storage_kind)
 
 
-class DuckDBArrowStreamTypeHandler(DbTypeHandler[pa.RecordBatchReader]):
-    """Inserts an Arrow stream batch by batch; the table is created from its schema."""
-
-    def handle_output(self, context, table_slice: TableSlice, obj: pa.RecordBatchReader, connection):
-        table = ensure_table(connection, table_slice, obj.schema)
-        connection.register("taxi_month_batches", obj)
-        # BY NAME: a table that gained columns has them last, in another order than the file.
-        (rows,) = connection.execute(f"INSERT INTO {table} BY NAME SELECT * FROM taxi_month_batches").fetchone()
-        connection.unregister("taxi_month_batches")
-        context.add_output_metadata(dict(_row_count_metadata(context, rows, "duckdb")))
-
-    def load_input(self, context, table_slice: TableSlice, connection) -> pa.RecordBatchReader:
-        return connection.execute(DuckDbClient.get_select_statement(table_slice)).fetch_record_batch()
-
-    @property
-    def supported_types(self):
-        return [pa.RecordBatchReader]
-
-
 class DuckDBLakeFileTypeHandler(DbTypeHandler[LakeUri]):
     """A month's clean parquet in the local lake, streamed into DuckDB batch by batch."""
 
@@ -158,11 +139,11 @@ class TransactionalDuckDbClient(DuckDbClient):
 
 
 class WarehouseIOManager(DuckDBPandasIOManager):
-    """Arrow streams and DataFrames in a DuckDB file; `partition_expr` names the month column."""
+    """Trip months from the lake and DataFrames in a DuckDB file; `partition_expr` names the month column."""
 
     @staticmethod
     def type_handlers() -> Sequence[DbTypeHandler]:
-        return [DuckDBLakeFileTypeHandler(), DuckDBArrowStreamTypeHandler(), DuckDBPandasTypeHandler()]
+        return [DuckDBLakeFileTypeHandler(), DuckDBPandasTypeHandler()]
 
     def create_io_manager(self, context) -> DbIOManager:
         return DbIOManager(

@@ -21,7 +21,6 @@ class Source:
     default_url: str
     month_template: str
     """Path of a month's file under the base URL; `{service}`, `{file}` are filled in."""
-    zones_path: str = "misc/taxi_zone_lookup.csv"
     months: dict[str, tuple[str, str]] | None = field(default=None)
     """service -> (first, last) month the source has; None: whatever the TLC published."""
 
