@@ -19,17 +19,15 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 
 from dagster import TableSchema
-from dagster._core.definitions.metadata import TableMetadataSet
-from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster_gcp.bigquery.io_manager import BigQueryClient
 from dagster_gcp_pandas import BigQueryPandasIOManager, BigQueryPandasTypeHandler
 
+from taxi_pipeline.io_managers.dagster_internals import DbIOManager, DbTypeHandler, TableMetadataSet, TableSlice
 from taxi_pipeline.io_managers.evolution import TableInTheWay
 from taxi_pipeline.io_managers.lake import LakeUri
 from taxi_pipeline.policies import permanent
 from taxi_pipeline.resources.gcp import GcpCredentialsResource
 
-COLUMN_SCHEMA_KEY = "dagster/column_schema"
 CLUSTER_BY_KEY = "cluster_by"
 """Asset metadata: the columns BigQuery clusters a month's rows by, in order."""
 
@@ -173,7 +171,7 @@ class BigQueryMonthLoadTypeHandler(DbTypeHandler[LakeUri]):
         metadata = context.definition_metadata
         table_id = f"{table_slice.database}.{table_slice.schema}.{table_slice.table}"
         partition_field = table_slice.partition_dimensions[0].partition_expr
-        wanted = bigquery_schema(metadata[COLUMN_SCHEMA_KEY])
+        wanted = bigquery_schema(TableMetadataSet.extract(metadata).column_schema)
         cluster_by = list(metadata.get(CLUSTER_BY_KEY, []))
         try:
             added = ensure_month_table(connection, table_id, wanted, partition_field, cluster_by, context.log)

@@ -19,11 +19,10 @@ from contextlib import contextmanager
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from dagster._core.definitions.metadata import TableMetadataSet
-from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 
+from taxi_pipeline.io_managers.dagster_internals import DbIOManager, DbTypeHandler, TableMetadataSet, TableSlice
 from taxi_pipeline.io_managers.evolution import TableInTheWay, columns_to_add
 from taxi_pipeline.io_managers.lake import LakeUri
 from taxi_pipeline.policies import permanent

@@ -1,0 +1,14 @@
+"""The Dagster internals the warehouse IO managers build on, imported in this one place.
+
+Dagster 1.13.27 has no public path for these: `DbIOManager`, `DbTypeHandler` and
+`TableSlice` are what dagster-duckdb and dagster-gcp build their own IO managers from
+(they import them from the same private modules), and `TableMetadataSet` (the
+`dagster/column_schema`, `dagster/partition_row_count` and `dagster/storage_kind` keys)
+is not exported from `dagster` either. Checked against dagster 1.13.27 and the 0.29.27
+integrations: on an upgrade, look here first, and prefer a public import once one exists.
+"""
+
+from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
+from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
+
+__all__ = ["DbIOManager", "DbTypeHandler", "TableMetadataSet", "TableSlice"]
