@@ -5,8 +5,9 @@ bundled 2021-01 sample (no network), serves it from a local HTTP server, and run
 
 (a) the project: each asset of `yellow_taxi_job` for the partition as its own
     `dagster asset materialize` process (as the multiprocess executor runs steps):
-    download -> raw csv.gz in the lake; streaming cast -> zstd parquet; Arrow stream ->
-    DuckDB warehouse; Arrow batches -> binary COPY into Postgres; plus their asset checks.
+    download -> raw csv.gz in the lake; streaming cast -> zstd parquet; the parquet read
+    by DuckDB itself into the warehouse; Arrow batches -> binary COPY into Postgres; plus
+    their asset checks.
 (b) the seeds (the course's flows): `pandas.read_csv(url)`, `to_datetime`,
     `to_parquet(compression="gzip")`, the parquet read back into pandas and loaded into
     DuckDB (their BigQuery step), `to_sql(chunksize=100000)` - in one process.

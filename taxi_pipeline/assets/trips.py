@@ -24,6 +24,7 @@ from taxi_pipeline.cleaning import BadTripFile, CleanResult, write_clean_parquet
 from taxi_pipeline.services import SOURCE_MONTH_COLUMN, TaxiService
 from taxi_pipeline.sources import Source, SourceMonthUnavailable
 from taxi_pipeline.io_managers.bigquery import CLUSTER_BY_KEY
+from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY, LakeUri, stream_parquet
 from taxi_pipeline.io_managers.postgres import PICKUP_COLUMN_KEY, SOURCE_FILE_KEY, VIEW_KEY
 from taxi_pipeline.io_managers.warehouse import PARTITION_EXPR_KEY
@@ -150,7 +151,7 @@ def build_trip_assets(service: TaxiService, layout: Source) -> list[AssetsDefini
             "parsed_by": parsed_by,
             "min_pickup": str(result.min_pickup),
             "max_pickup": str(result.max_pickup),
-            "dagster/column_schema": service_table_schema(service),
+            **TableMetadataSet(column_schema=service_table_schema(service)),
             "preview": preview_markdown(staging),
         }
         if PASSENGER_COUNT in result.null_counts:
@@ -167,7 +168,7 @@ def build_trip_assets(service: TaxiService, layout: Source) -> list[AssetsDefini
         metadata={
             PARTITION_EXPR_KEY: SOURCE_MONTH_COLUMN,
             CLUSTER_BY_KEY: service.cluster_by,
-            "dagster/column_schema": service_table_schema(service),
+            **TableMetadataSet(column_schema=service_table_schema(service)),
         },
         kinds={warehouse_kind()},
         description=f"Warehouse table {name}_tripdata; a month is replaced by its source_month "
@@ -187,7 +188,7 @@ def build_trip_assets(service: TaxiService, layout: Source) -> list[AssetsDefini
             PICKUP_COLUMN_KEY: service.pickup_column,
             SOURCE_FILE_KEY: service.file_label("{month}", layout.suffix),
             VIEW_KEY: service.warehouse_table,
-            "dagster/column_schema": service_table_schema(service),
+            **TableMetadataSet(column_schema=service_table_schema(service)),
         },
         kinds={"postgres"},
         description=f"Postgres table {name}_taxi_trips in ny_taxi, loaded with COPY, and its "

@@ -12,6 +12,7 @@ from dagster import AssetIn, MetadataValue, Output, asset
 
 from taxi_pipeline.assets.scratch import scratch_file
 from taxi_pipeline.assets.trips import table_schema
+from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
 from taxi_pipeline.io_managers.postgres import VIEW_KEY
 from taxi_pipeline.io_managers.warehouse import PANDAS_TYPES
@@ -64,7 +65,7 @@ def raw_taxi_zone_lookup(source: TaxiSourceResource) -> Output[Path]:
     ins={"raw": AssetIn(key=raw_taxi_zone_lookup.key)},
     io_manager_key="warehouse_io_manager",
     kinds={warehouse_kind()},
-    metadata={"dagster/column_schema": table_schema(ZONE_SCHEMA)},
+    metadata=dict(TableMetadataSet(column_schema=table_schema(ZONE_SCHEMA))),
 )
 def taxi_zone_lookup(raw: Path) -> pd.DataFrame:
     """Warehouse table taxi_zone_lookup."""

@@ -15,7 +15,8 @@ A partition is identified by the `source_month` lineage column (the file it came
 not by pickup time: real files carry pickups from the previous month. Rows stream as
 Arrow record batches encoded by pgpq into COPY's binary format: no row-by-row Python,
 no `to_sql`, and no text parsing on the server (binary COPY of a 1.37M-row month
-measured 2x faster than CSV COPY here; see scripts/benchmark_postgres.py).
+measured 2x faster than CSV COPY here, 2026-11; scripts/benchmark_floor.py measures the
+binary COPY of a month against this load today).
 """
 
 from __future__ import annotations
