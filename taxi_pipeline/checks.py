@@ -17,13 +17,11 @@ from dagster import (
     AssetCheckSeverity,
     AssetChecksDefinition,
     AssetIn,
-    AssetKey,
-    AssetRecordsFilter,
-    DagsterInstance,
     asset_check,
 )
 
 from taxi_pipeline.assets.trips import trip_asset_keys
+from taxi_pipeline.materializations import recorded_rows
 from taxi_pipeline.services import SERVICES, TaxiService
 from taxi_pipeline.partitions import service_partitions
 from taxi_pipeline.resources.postgres import PostgresResource
@@ -41,15 +39,6 @@ NEGATIVE_TOTAL_WARN_SHARE = 0.02
 """Refunds and disputes show as negative totals (0.9% of yellow 2021-01's head)."""
 
 TOTAL_AMOUNT = "total_amount"
-
-
-def recorded_rows(instance: DagsterInstance, key: AssetKey, month: str) -> int | None:
-    """The `rows` metadata of the asset's latest materialization of the month."""
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=key, asset_partitions=[month]), limit=1
-    ).records
-    rows = records[0].asset_materialization.metadata.get("rows") if records else None
-    return None if rows is None else rows.value
 
 
 def _month_bounds(partitions, partition_key: str):

@@ -20,7 +20,8 @@ from taxi_pipeline.assets.trips import trip_asset_keys
 from taxi_pipeline.jobs import service_jobs
 from taxi_pipeline.partitions import months_back
 from taxi_pipeline.resources.source import TaxiSourceResource
-from taxi_pipeline.sensors import month_run_request, stored_version
+from taxi_pipeline.materializations import stored_version
+from taxi_pipeline.sensors import month_run_request
 from taxi_pipeline.services import SERVICES, TaxiService
 
 LOOKBACK_MONTHS = 12

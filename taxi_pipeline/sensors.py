@@ -17,8 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 from dagster import (
-    AssetKey,
-    AssetRecordsFilter,
     DefaultSensorStatus,
     RunFailureSensorContext,
     RunRequest,
@@ -31,12 +29,12 @@ from dagster import (
 
 from taxi_pipeline.assets.trips import trip_asset_keys
 from taxi_pipeline.jobs import service_jobs
+from taxi_pipeline.materializations import stored_version
 from taxi_pipeline.partitions import months_back, service_partitions
 from taxi_pipeline.resources.alerts import AlertWebhookResource
 from taxi_pipeline.resources.source import TaxiSourceResource, TransientSourceError
 from taxi_pipeline.services import SERVICES, TaxiService
 
-DATA_VERSION_TAG = "dagster/data_version"
 HEAD_REQUESTS_IN_PARALLEL = 8
 RECENT_MONTHS = 4
 """Asked on every tick: the TLC publishes a month ~2 months after it ends."""
@@ -47,15 +45,6 @@ UNANSWERED = object()
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def stored_version(instance, key: AssetKey, month: str) -> str | None:
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=key, asset_partitions=[month]), limit=1
-    ).records
-    if not records:
-        return None
-    return records[0].asset_materialization.tags.get(DATA_VERSION_TAG)
 
 
 def month_run_request(service: TaxiService, month: str, version: str) -> RunRequest:
