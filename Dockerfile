@@ -27,7 +27,9 @@ RUN --mount=type=secret,id=ca_bundle,required=false \
 WORKDIR /opt/dagster/app
 COPY pyproject.toml README.md ./
 COPY taxi_pipeline ./taxi_pipeline
-RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
+# Editable: the code location loads taxi_pipeline/defs/ through pyproject.toml's [tool.dg],
+# found beside the package (load_from_defs_folder walks up from taxi_pipeline/).
+RUN pip install --no-cache-dir --no-deps --no-build-isolation -e . \
     && useradd --create-home --uid 10001 --user-group dagster \
     && mkdir -p /opt/dagster/dagster_home \
     && chown dagster:dagster /opt/dagster/dagster_home
@@ -38,4 +40,4 @@ ENV DAGSTER_HOME=/opt/dagster/dagster_home \
 EXPOSE 4000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s \
     CMD ["dagster", "api", "grpc-health-check", "-p", "4000"]
-CMD ["dagster", "api", "grpc", "-m", "taxi_pipeline", "-h", "0.0.0.0", "-p", "4000"]
+CMD ["dagster", "api", "grpc", "-m", "taxi_pipeline.definitions", "-h", "0.0.0.0", "-p", "4000"]

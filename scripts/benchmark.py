@@ -139,7 +139,7 @@ def step_seconds(home: Path) -> dict[str, float]:
 def run_project(month: str, env: dict, home: Path, log: Path) -> list[dict]:
     rows = []
     for label, key in PROJECT_STEPS:
-        command = [str(BIN / "dagster"), "asset", "materialize", "-m", "taxi_pipeline",
+        command = [str(BIN / "dagster"), "asset", "materialize", "-m", "taxi_pipeline.definitions",
                    "--select", key, "--partition", month]
         wall, rss = run_measured(command, env, log)
         steps = step_seconds(home)
@@ -234,7 +234,7 @@ def run_environment(tmp: Path, **variables: str) -> tuple[dict, Path, Path]:
 def warmed_postgres(data: Path):
     """The embedded server of `data`, kept up by this process's handle. A fresh cluster
     first zero-fills its WAL segments: warmed so that no way measured pays for that."""
-    from taxi_pipeline.resources.environments import postgres_resource
+    from taxi_pipeline.environments import postgres_resource
 
     with postgres_resource(data / "postgres").process_config_and_initialize_cm() as postgres:
         with postgres.connect() as conn:
@@ -261,7 +261,7 @@ def benchmark(rows: int, month: str, tmp: Path) -> dict:
         project = run_project(month, env, home, log)
         print("(a) project, the whole partition as one run: `dagster job execute -j yellow_taxi_job`",
               flush=True)
-        job = run_measured([str(BIN / "dagster"), "job", "execute", "-m", "taxi_pipeline", "-j",
+        job = run_measured([str(BIN / "dagster"), "job", "execute", "-m", "taxi_pipeline.definitions", "-j",
                             "yellow_taxi_job", "--tags", json.dumps({"dagster/partition": month})],
                            env, log)
         print(f"  {job[0]:.1f} s, {job[1]:.0f} MB", flush=True)
@@ -296,7 +296,10 @@ def report(r: dict) -> None:
     seeds = sum(s["seconds"] for s in r["seeds"])
     rss = max([s["rss_mb"] for s in r["project"]] + [r["job"][1]])
     job_s, job_rss = r["job"]
-    print(f"| project | whole partition: `dagster job execute` (steps, checks, start-up) | {job_s:.1f} | {job_rss:.0f} |")
+    print(
+        "| project | whole partition: `dagster job execute` (steps, checks, start-up) "
+        f"| {job_s:.1f} | {job_rss:.0f} |"
+    )
     print(f"\n- whole partition, one `dagster job execute` run with its checks and start-up: "
           f"{job_s:.1f} s against the seeds' {seeds:.1f} s -> **{seeds / job_s:.1f}x**")
     print(f"- the four steps' own work: {work:.1f} s -> {seeds / work:.1f}x "

@@ -136,7 +136,7 @@ def measure_floor(parquet: Path, postgres, tmp: Path) -> dict:
     encoder = ArrowToPostgresBinaryEncoder(file.schema_arrow)
     columns = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(c.data_type.ddl()))
-        for f, c in zip(file.schema_arrow, encoder.schema().columns)
+        for f, c in zip(file.schema_arrow, encoder.schema().columns, strict=True)
     )
     started = time.monotonic()
     with postgres.connect() as conn:
@@ -190,8 +190,17 @@ def benchmark(service: str, rows: int, tmp: Path) -> dict:
         if service == "fhvhv":
             result.update(measure_floor(published, postgres, tmp))
         log = tmp / "run.log"
-        command = [str(BIN / "dagster"), "job", "execute", "-m", "taxi_pipeline", "-j", f"{service}_taxi_job",
-                   "--tags", json.dumps({"dagster/partition": month})]
+        command = [
+            str(BIN / "dagster"),
+            "job",
+            "execute",
+            "-m",
+            "taxi_pipeline.definitions",
+            "-j",
+            f"{service}_taxi_job",
+            "--tags",
+            json.dumps({"dagster/partition": month}),
+        ]
         started = time.monotonic()
         with open(log, "wb") as out:
             process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -211,15 +220,28 @@ def benchmark(service: str, rows: int, tmp: Path) -> dict:
     import duckdb
 
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
-        result["warehouse_rows"] = con.execute(f"SELECT count(*) FROM trips_data_all.{service}_tripdata").fetchall()[0][0]
+        result["warehouse_rows"] = con.execute(
+            f"SELECT count(*) FROM trips_data_all.{service}_tripdata"
+        ).fetchall()[0][0]
     server.terminate()
     result["ratio"] = result["run_s"] / result["floor_s"]
     print(json.dumps(result, indent=1), flush=True)
     return result
 
 
-CHECKS = ("schema_is_canonical", "pickup_never_null", "pickups_in_month", "negative_total_amount", "rows_reconcile")
-STEP_NAMES = (("raw", "lake__raw_"), ("clean", "lake__clean_"), ("warehouse", "warehouse__"), ("postgres", "postgres__"))
+CHECKS = (
+    "schema_is_canonical",
+    "pickup_never_null",
+    "pickups_in_month",
+    "negative_total_amount",
+    "rows_reconcile",
+)
+STEP_NAMES = (
+    ("raw", "lake__raw_"),
+    ("clean", "lake__clean_"),
+    ("warehouse", "warehouse__"),
+    ("postgres", "postgres__"),
+)
 
 
 def report(results: list[dict]) -> None:
@@ -230,8 +252,12 @@ def report(results: list[dict]) -> None:
     for r in results:
         steps = r["steps"]
         checks = sum(s["seconds"] for k, s in steps.items() if k.endswith(CHECKS))
-        by_kind = {kind: sum(s["seconds"] for k, s in steps.items() if k.startswith(prefix) and not k.endswith(CHECKS))
-                   for kind, prefix in STEP_NAMES}
+        by_kind = {
+            kind: sum(
+                s["seconds"] for k, s in steps.items() if k.startswith(prefix) and not k.endswith(CHECKS)
+            )
+            for kind, prefix in STEP_NAMES
+        }
         print(f"| {r['service']} {r['month']} | {r['rows']:,} | {r['file_bytes'] / 2**20:.0f} | "
               f"{r['floor_s']:.1f} ({r['copy_s']:.1f} + {r['duckdb_s']:.1f}) | {r['run_s']:.1f} | "
               f"**{r['ratio']:.2f}** | {r['rows'] / r['run_s']:,.0f} | {r['run_rss_mb']:.0f} | "
@@ -259,7 +285,9 @@ def plot(results: list[dict], path: Path) -> None:
     for ax in (time_ax, rss_ax):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"One month, embedded default, {os.cpu_count()} cores ({time.strftime('%Y-%m-%d')})", fontsize=10)
+    fig.suptitle(
+        f"One month, embedded default, {os.cpu_count()} cores ({time.strftime('%Y-%m-%d')})", fontsize=10
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     print(f"plot: {path}")
@@ -267,8 +295,12 @@ def plot(results: list[dict], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fhvhv", type=int, action="append", help="rows of an official fhvhv month; repeatable")
-    parser.add_argument("--yellow", type=int, action="append", help="rows of a course yellow month; repeatable")
+    parser.add_argument(
+        "--fhvhv", type=int, action="append", help="rows of an official fhvhv month; repeatable"
+    )
+    parser.add_argument(
+        "--yellow", type=int, action="append", help="rows of a course yellow month; repeatable"
+    )
     parser.add_argument("--plot", type=Path, help="write the time/memory plot here (PNG)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()

@@ -4,7 +4,7 @@
 #   2. make a Debian bookworm + python3 base with debootstrap (no registry is reachable here)
 #      and import it into buildah's store as localhost/taxi-base:bookworm (once; cached);
 #   3. `buildah bud --isolation chroot` the Dockerfile with that base as PYTHON_IMAGE;
-#   4. inside the image: `dagster definitions validate -m taxi_pipeline`, then the image's
+#   4. inside the image: `dagster definitions validate -m taxi_pipeline.definitions`, then the image's
 #      own CMD (the gRPC server) answering its HEALTHCHECK (`dagster api grpc-health-check`);
 #   5. dagster-webserver (project venv) loading deploy/workspace.yaml, which points at it.
 # Needs root and Debian's buildah and debootstrap (installed here if missing).
@@ -62,7 +62,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== dagster definitions validate (inside the image)"
-buildah run --isolation chroot "$ctr" -- dagster definitions validate -m taxi_pipeline
+buildah run --isolation chroot "$ctr" -- dagster definitions validate -m taxi_pipeline.definitions
 
 echo "== the image's CMD serves gRPC; health check from inside the image"
 # The image's CMD and HEALTHCHECK (docker format keeps it), the port moved so it cannot

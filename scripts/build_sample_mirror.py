@@ -47,8 +47,10 @@ OFFICIAL_MONTHS = [
     ("fhvhv", "2021-01", None), ("fhvhv", "2025-01", None),
 ]
 FHV_HEADERS = {
-    "2019": b"dispatching_base_num,pickup_datetime,dropOff_datetime,PUlocationID,DOlocationID,SR_Flag,Affiliated_base_number",
-    "2020": b"dispatching_base_num,pickup_datetime,dropoff_datetime,PULocationID,DOLocationID,SR_Flag,Affiliated_base_number",
+    "2019": b"dispatching_base_num,pickup_datetime,dropOff_datetime,PUlocationID,DOlocationID,"
+    b"SR_Flag,Affiliated_base_number",
+    "2020": b"dispatching_base_num,pickup_datetime,dropoff_datetime,PULocationID,DOLocationID,"
+    b"SR_Flag,Affiliated_base_number",
 }
 
 

@@ -14,10 +14,10 @@ MIRROR="file://$PWD/taxi_pipeline/sample_mirror"
 export TAXI_SOURCE_URL="${TAXI_SOURCE_URL:-$MIRROR}" TAXI_TLC_URL="${TAXI_TLC_URL:-$MIRROR}"
 
 export TAXI_SOURCE=course
-.venv/bin/dagster job execute -m taxi_pipeline -j taxi_zones_job
-.venv/bin/dagster job execute -m taxi_pipeline -j "$JOB" --tags "{\"dagster/partition\": \"$MONTH\"}"
+.venv/bin/dagster job execute -m taxi_pipeline.definitions -j taxi_zones_job
+.venv/bin/dagster job execute -m taxi_pipeline.definitions -j "$JOB" --tags "{\"dagster/partition\": \"$MONTH\"}"
 .venv/bin/python -m taxi_pipeline.report --month "$MONTH" --job "$JOB" --check
 
 export TAXI_SOURCE=tlc
-.venv/bin/dagster job execute -m taxi_pipeline -j fhvhv_taxi_job --tags '{"dagster/partition": "2025-01"}'
+.venv/bin/dagster job execute -m taxi_pipeline.definitions -j fhvhv_taxi_job --tags '{"dagster/partition": "2025-01"}'
 .venv/bin/python -m taxi_pipeline.report --month 2025-01 --job fhvhv_taxi_job --check

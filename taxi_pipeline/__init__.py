@@ -1,5 +1,4 @@
-"""taxi_pipeline: the NYC TLC trip releases as Dagster software-defined assets."""
+"""taxi_pipeline: the NYC TLC trip releases as Dagster software-defined assets.
 
-from taxi_pipeline.definitions import defs
-
-__all__ = ["defs"]
+The code location is `taxi_pipeline.definitions`; importing the package builds nothing.
+"""

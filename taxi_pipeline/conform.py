@@ -65,7 +65,8 @@ def plan_columns(names: list[str], service: TaxiService, label: str, where: str 
     doubled = [f"{target} <- {' and '.join(src)}" for target, src in feeds.items() if len(src) > 1]
     if unknown or missing or doubled:
         raise BadTripFile(
-            f"{label}{where}: the {'header does' if where else 'columns do'} not match the {service.name} schema"
+            f"{label}{where}: the {'header does' if where else 'columns do'} not match "
+            f"the {service.name} schema"
             + (f"; unknown columns {unknown}" if unknown else "")
             + (f"; missing columns {missing}" if missing else "")
             + (f"; one column fed twice: {doubled}" if doubled else "")
@@ -187,7 +188,9 @@ def _cast(values: pa.Array, target: pa.DataType, where) -> pa.Array:
                 pa.array([value.as_py()], values.type).cast(target)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 _raise(where, i, value.as_py(), f"cannot be read as {target}")
-        raise BadTripFile(f"{where.label}, column {where.column!r}: cannot read it as {target} ({err})") from None
+        raise BadTripFile(
+            f"{where.label}, column {where.column!r}: cannot read it as {target} ({err})"
+        ) from None
 
 
 def _fail_at(mask: pa.Array, values: pa.Array, where, reason: str):
@@ -196,7 +199,9 @@ def _fail_at(mask: pa.Array, values: pa.Array, where, reason: str):
 
 
 def _raise(where: Where, i: int, value, reason: str):
-    raise BadTripFile(f"{where.label}, {where.unit} {where.first + i}, column {where.column!r}: {value!r} {reason}.")
+    raise BadTripFile(
+        f"{where.label}, {where.unit} {where.first + i}, column {where.column!r}: {value!r} {reason}."
+    )
 
 
 def month_value(source_month) -> pa.Scalar:

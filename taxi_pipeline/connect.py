@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from taxi_pipeline.resources.environments import environment_name, resources_for_environment
+from taxi_pipeline.defs.resources import pipeline_environment
 from taxi_pipeline.resources.warehouse import DuckDBWarehouse
 
 
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         resources = {  # EnvVar settings resolved, as in a run
             key: stack.enter_context(resource.process_config_and_initialize_cm())
-            for key, resource in resources_for_environment().items()
+            for key, resource in pipeline_environment().resources().items()
             if key in ("postgres", "postgres_io_manager", "warehouse")
         }
         return _print_and_wait(resources, args.no_wait)
@@ -56,9 +56,12 @@ def _print_and_wait(resources: dict, no_wait: bool) -> int:
     postgres = resources["postgres"]
     pg = postgres_connection(postgres)
     dbt = dbt_variables(resources)
-    print(f"environment: {environment_name()}")
-    print(f"postgres:    psql \"host={pg['host']} port={pg['port']} user={pg['user']} dbname={pg['dbname']}\"")
-    print(f"             tables public.*_taxi_trips, public.taxi_zone_lookup; lower-case views in {dbt['postgres']['DBT_SCHEMA']}")
+    print(f"environment: {pipeline_environment().name}")
+    print(f'postgres:    psql "host={pg["host"]} port={pg["port"]} user={pg["user"]} dbname={pg["dbname"]}"')
+    print(
+        "             tables public.*_taxi_trips, public.taxi_zone_lookup; "
+        f"lower-case views in {dbt['postgres']['DBT_SCHEMA']}"
+    )
     for target, values in dbt.items():
         print(f"dbt ({target}): " + " ".join(f"{k}={v}" for k, v in values.items()))
     if postgres.host is None and not no_wait:

@@ -1,27 +1,22 @@
-"""Assembles the code location: assets, checks, jobs, schedules, sensors and resources."""
+"""The code location: the definitions in `defs/` and the executor every job runs on.
+
+`dagster dev -m taxi_pipeline.definitions`, `dg dev`, the image's gRPC server and
+`dagster job execute` all load `defs`, which Dagster calls when it loads the location;
+importing this module builds nothing.
+"""
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor
+from pathlib import Path
 
-from taxi_pipeline.assets import all_assets
-from taxi_pipeline.checks import all_checks
-from taxi_pipeline.jobs import all_jobs
-from taxi_pipeline.resources.environments import resources_for_environment
-from taxi_pipeline.schedules import service_schedules
-from taxi_pipeline.sensors import all_sensors
+from dagster import Definitions, definitions, load_from_defs_folder
+
+from taxi_pipeline.jobs import RUN_EXECUTOR
 
 
-def build_definitions(environment: str | None = None) -> Definitions:
-    return Definitions(
-        assets=all_assets,
-        asset_checks=all_checks,
-        jobs=all_jobs,
-        schedules=service_schedules,
-        sensors=all_sensors,
-        resources=resources_for_environment(environment),
-        executor=in_process_executor,  # why: jobs.py
+@definitions
+def defs() -> Definitions:
+    return Definitions.merge(
+        load_from_defs_folder(path_within_project=Path(__file__).parent),
+        Definitions(executor=RUN_EXECUTOR),  # why: jobs.py
     )
-
-
-defs = build_definitions()

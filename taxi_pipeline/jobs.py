@@ -1,14 +1,17 @@
-"""One monthly job per service, and one for the zone lookup.
+"""How a run executes its steps, and why a job is one service's months.
+
+The jobs themselves are built with their service (`defs/services.py`) and the zones
+(`defs/zones.py`); `definitions.py` sets the executor below for all of them.
 
 Steps run in the run's own process (`in_process_executor`, also the default for
-materializations from the UI, see definitions.py): a service-month is four streaming steps
+materializations from the UI): a service-month is four streaming steps
 and five checks, and a process per step costs about 4 s of Python and Dagster start-up
 each - measured on a 1.37M-row month, 33 s per run with a process per step against 14 s
 in one process, at a similar peak RSS. Forking the steps from a forkserver with the
 project preloaded, two at a time (so the warehouse and Postgres loads overlap), did not
 pay either: a 3M-row fhvhv month took 41.6 s against 38.2 s in one process, at 1.4 GB of
-summed RSS against 566 MB (scripts/benchmark_floor.py, 2026-11-23). Isolation comes one level up: a run per month, in
-a container of its own in production.
+summed RSS against 566 MB (scripts/benchmark_floor.py, 2026-11-23). Isolation comes one
+level up: a run per month, in a container of its own in production.
 
 There is no job over all services: a job has one partitions definition, and the services
 start in different months (yellow 2009-01, green 2014-01, fhv 2015-01, fhvhv 2019-02).
@@ -18,28 +21,6 @@ its newest published month, and a backfill per job (UI or `dagster job backfill`
 covers a range.
 """
 
-from __future__ import annotations
+from dagster import in_process_executor
 
-from dagster import AssetSelection, define_asset_job
-
-from taxi_pipeline.assets.zones import GROUP as ZONES_GROUP
-from taxi_pipeline.services import SERVICES
-from taxi_pipeline.partitions import service_partitions
-
-service_jobs = {
-    name: define_asset_job(
-        service.job_name,
-        selection=AssetSelection.groups(name),
-        partitions_def=service_partitions[name],
-        description=f"One month of {name} trips: download, clean, warehouse, Postgres.",
-    )
-    for name, service in SERVICES.items()
-}
-
-taxi_zones_job = define_asset_job(
-    "taxi_zones_job",
-    selection=AssetSelection.groups(ZONES_GROUP),
-    description="The zone lookup into the lake, the warehouse and Postgres.",
-)
-
-all_jobs = [*service_jobs.values(), taxi_zones_job]
+RUN_EXECUTOR = in_process_executor

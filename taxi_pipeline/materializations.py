@@ -11,7 +11,9 @@ from dagster import AssetKey, AssetMaterialization, AssetRecordsFilter, DagsterI
 DATA_VERSION_TAG = "dagster/data_version"
 
 
-def latest_materialization(instance: DagsterInstance, key: AssetKey, month: str) -> AssetMaterialization | None:
+def latest_materialization(
+    instance: DagsterInstance, key: AssetKey, month: str
+) -> AssetMaterialization | None:
     records = instance.fetch_materializations(
         AssetRecordsFilter(asset_key=key, asset_partitions=[month]), limit=1
     ).records

@@ -12,15 +12,15 @@ from datetime import datetime
 
 from dagster import MonthlyPartitionsDefinition
 
-from taxi_pipeline.services import SERVICES
+from taxi_pipeline.services import TaxiService
 
 MONTH_FORMAT = "%Y-%m"
 
-service_partitions: dict[str, MonthlyPartitionsDefinition] = {
-    name: MonthlyPartitionsDefinition(start_date=service.first_month, fmt=MONTH_FORMAT, end_offset=1)
-    for name, service in SERVICES.items()
-}
-"""Keys look like the file names: `2021-01` is `yellow_tripdata_2021-01.parquet`."""
+def monthly_partitions(service: TaxiService) -> MonthlyPartitionsDefinition:
+    """The service's months; keys look like the file names: `2021-01` is
+    `yellow_tripdata_2021-01.parquet`. Equal for equal services, so the assets, checks and
+    job of a service share them."""
+    return MonthlyPartitionsDefinition(start_date=service.first_month, fmt=MONTH_FORMAT, end_offset=1)
 
 
 def month_start(partition_key: str) -> datetime:

@@ -13,7 +13,7 @@
 
 import warnings
 
-from dagster import Backoff, BackfillPolicy, BetaWarning, Failure, Jitter, RetryPolicy
+from dagster import BackfillPolicy, Backoff, BetaWarning, Failure, Jitter, RetryPolicy
 
 # `backfill_policy` on @asset is beta in Dagster 1.13; we depend on it knowingly.
 warnings.filterwarnings("ignore", category=BetaWarning, message="Parameter `backfill_policy`")

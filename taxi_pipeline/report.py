@@ -11,12 +11,11 @@ import argparse
 import contextlib
 import sys
 
+from taxi_pipeline.defs.resources import pipeline_resources
 from taxi_pipeline.services import SERVICES
-from taxi_pipeline.jobs import service_jobs
-from taxi_pipeline.resources.environments import resources_for_environment
 from taxi_pipeline.targets import TARGETS, counts_agree, month_counts
 
-JOB_SERVICES = {job.name: [service] for service, job in service_jobs.items()}
+JOB_SERVICES = {service.job_name: [name] for name, service in SERVICES.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job", choices=sorted(JOB_SERVICES), help="the services a job loads")
     parser.add_argument("--check", action="store_true", help="fail unless all targets agree")
     args = parser.parse_args(argv)
-    resources = resources_for_environment()
+    resources = pipeline_resources()
     with contextlib.ExitStack() as stack:
         lake, warehouse, postgres = (
             stack.enter_context(resources[key].process_config_and_initialize_cm())

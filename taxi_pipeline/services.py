@@ -198,8 +198,11 @@ SERVICES: dict[str, TaxiService] = {
                 _IMPROVEMENT,
                 _TOTAL,
                 _CONGESTION,
-                _amount("airport_fee", "Airport pickup fee, USD (from 2021; Airport_fee from 2023-02)",
-                        required=False),
+                _amount(
+                    "airport_fee",
+                    "Airport pickup fee, USD (from 2021; Airport_fee from 2023-02)",
+                    required=False,
+                ),
                 _CBD,
                 _REQUEST_SOURCE,
                 _coordinate("pickup_longitude", "Pickup longitude"),
@@ -209,25 +212,25 @@ SERVICES: dict[str, TaxiService] = {
             ),
             # catalogue: yellow 2009-01..2009-12 and 2010-01..2010-12
             renames={
-                "vendor_name": "VendorID",                  # 2009
-                "vendor_id": "VendorID",                    # 2010
-                "trip_pickup_datetime": "tpep_pickup_datetime",    # 2009
+                "vendor_name": "VendorID",  # 2009
+                "vendor_id": "VendorID",  # 2010
+                "trip_pickup_datetime": "tpep_pickup_datetime",  # 2009
                 "trip_dropoff_datetime": "tpep_dropoff_datetime",  # 2009
-                "pickup_datetime": "tpep_pickup_datetime",         # 2010
-                "dropoff_datetime": "tpep_dropoff_datetime",       # 2010
-                "start_lon": "pickup_longitude",            # 2009
-                "start_lat": "pickup_latitude",             # 2009
-                "end_lon": "dropoff_longitude",             # 2009
-                "end_lat": "dropoff_latitude",              # 2009
-                "rate_code": "RatecodeID",                  # 2009 (double), 2010 (string/int64)
+                "pickup_datetime": "tpep_pickup_datetime",  # 2010
+                "dropoff_datetime": "tpep_dropoff_datetime",  # 2010
+                "start_lon": "pickup_longitude",  # 2009
+                "start_lat": "pickup_latitude",  # 2009
+                "end_lon": "dropoff_longitude",  # 2009
+                "end_lat": "dropoff_latitude",  # 2009
+                "rate_code": "RatecodeID",  # 2009 (double), 2010 (string/int64)
                 "store_and_forward": "store_and_fwd_flag",  # 2009 (double)
-                "fare_amt": "fare_amount",                  # 2009
-                "surcharge": "extra",                       # 2009-2010
-                "tip_amt": "tip_amount",                    # 2009
-                "tolls_amt": "tolls_amount",                # 2009
-                "total_amt": "total_amount",                # 2009
+                "fare_amt": "fare_amount",  # 2009
+                "surcharge": "extra",  # 2009-2010
+                "tip_amt": "tip_amount",  # 2009
+                "tolls_amt": "tolls_amount",  # 2009
+                "total_amt": "total_amount",  # 2009
             },
-            ignored=frozenset({"__index_level_0__"}),       # 2010-02, 2010-03
+            ignored=frozenset({"__index_level_0__"}),  # 2010-02, 2010-03
             value_maps=LEGACY_YELLOW_VALUES,
         ),
         TaxiService(
@@ -275,8 +278,7 @@ SERVICES: dict[str, TaxiService] = {
                 _zone("PULocationID", "TLC taxi zone of pickup (PUlocationID in the files)"),
                 _zone("DOLocationID", "TLC taxi zone of dropoff (DOlocationID in the files)"),
                 _code("SR_Flag", "1 when part of a shared ride chain, else null"),
-                _text("Affiliated_base_number", "Base license number of the affiliated base",
-                      required=False),
+                _text("Affiliated_base_number", "Base license number of the affiliated base", required=False),
             ),
         ),
         TaxiService(
@@ -286,7 +288,10 @@ SERVICES: dict[str, TaxiService] = {
             dropoff_column="dropoff_datetime",
             schedule_hour=12,
             columns=(
-                _text("hvfhs_license_num", "High-volume license: HV0002 Juno, HV0003 Uber, HV0004 Via, HV0005 Lyft"),
+                _text(
+                    "hvfhs_license_num",
+                    "High-volume license: HV0002 Juno, HV0003 Uber, HV0004 Via, HV0005 Lyft",
+                ),
                 _text("dispatching_base_num", "TLC base license number of the dispatching base"),
                 _text("originating_base_num", "Base that received the original request"),
                 _time("request_datetime", "When the passenger requested the trip"),

@@ -12,12 +12,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from psycopg import errors, sql
 
-from taxi_pipeline.services import SERVICES, SOURCE_MONTH_COLUMN
 from taxi_pipeline.io_managers.lake import LakeStorage
 from taxi_pipeline.partitions import month_start
 from taxi_pipeline.resources.postgres import PostgresResource
 from taxi_pipeline.resources.source import count_lines
 from taxi_pipeline.resources.warehouse import WarehouseResource
+from taxi_pipeline.services import SERVICES, SOURCE_MONTH_COLUMN
 from taxi_pipeline.sources import Source, current_source
 
 TARGETS = ("raw file", "clean parquet", "warehouse", "postgres")

@@ -31,9 +31,9 @@ import bqemulator.api.routes.upload as upload
 from bqemulator.catalog.duckdb_repository import DuckDBCatalogRepository
 from bqemulator.catalog.memory_repository import MemoryCatalogRepository
 from bqemulator.cli import main
-from bqemulator.storage.type_map import bq_to_duckdb
 from bqemulator.domain.errors import ResourceRef, resource_already_exists
 from bqemulator.jobs import executor
+from bqemulator.storage.type_map import bq_to_duckdb
 
 upload._PERMITTED_MEDIA_CONTENT_TYPES = (*upload._PERMITTED_MEDIA_CONTENT_TYPES, "*/*")
 
@@ -89,7 +89,9 @@ def apply_load_write_disposition(job, ctx):
     elif job.write_disposition == "WRITE_EMPTY":
         [(rows,)] = ctx.engine.execute(f"SELECT count(*) FROM {job.target_ref} WHERE {in_month}").fetchall()
         if rows:
-            raise executor.InvalidQueryError(f"Partition {decorator} is not empty and writeDisposition is WRITE_EMPTY")
+            raise executor.InvalidQueryError(
+                f"Partition {decorator} is not empty and writeDisposition is WRITE_EMPTY"
+            )
 
 
 def load_parquet(path, target_ref, ctx):

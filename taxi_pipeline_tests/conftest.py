@@ -6,14 +6,14 @@ import functools
 import gzip
 import json
 import os
-import signal
-import sys
-import urllib.request
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -24,14 +24,13 @@ import psycopg
 import pytest
 from dagster import AssetSelection, DagsterEventType, ExecuteInProcessResult, materialize
 
-from taxi_pipeline.assets import assets_for
-from taxi_pipeline.checks import all_checks
-from taxi_pipeline.services import SERVICES, SOURCE_MONTH_COLUMN
+from taxi_pipeline.io_managers.postgres import PostgresTableIOManager
 from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA
 from taxi_pipeline.partitions import month_start
-from taxi_pipeline.io_managers.postgres import PostgresTableIOManager
 from taxi_pipeline.resources.postgres import PostgresResource
+from taxi_pipeline.services import SERVICES, SOURCE_MONTH_COLUMN
 from taxi_pipeline.sources import SOURCES, Source
+from taxi_pipeline_tests.definitions import all_checks, assets_for
 from taxi_pipeline_tests.services import resources_with_postgres, stop_embedded
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,10 +106,12 @@ class TaxiEnv:
     def database(self) -> str:
         return self.resources["postgres"].database
 
-    def materialize(self, group: str, month: str | None = None, selection=None, **kwargs) -> ExecuteInProcessResult:
+    def materialize(
+        self, group: str, month: str | None = None, selection=None, **kwargs
+    ) -> ExecuteInProcessResult:
         """The group's assets and checks for `month` (or only `selection` of them)."""
         return materialize(
-            [*assets_for(self.source), *all_checks],
+            [*assets_for(self.source), *all_checks(self.source)],
             selection=selection or AssetSelection.groups(group),
             partition_key=month,
             resources=self.resources,
@@ -156,7 +157,9 @@ class TaxiEnv:
 
     def warehouse_month(self, service: str, month: str, what: str = "count(*)") -> tuple:
         table = f"{WAREHOUSE_SCHEMA}.{service}_tripdata"
-        return self.warehouse(f"SELECT {what} FROM {table} WHERE {SOURCE_MONTH_COLUMN} = ?", [month_start(month)])[0]
+        return self.warehouse(
+            f"SELECT {what} FROM {table} WHERE {SOURCE_MONTH_COLUMN} = ?", [month_start(month)]
+        )[0]
 
 
 def _taxi_env(source: str, tmp_path, http_mirror, embedded_postgres_dir, monkeypatch) -> TaxiEnv:
@@ -241,7 +244,9 @@ def gcs_emulator(gcs_folder):
     root = gcs_folder
     port = _free_port()
     exe = str(EMULATORS / "gcs" / "bin" / "gcp-storage-emulator")
-    process = _start([exe, "start", "--host", "127.0.0.1", "--port", str(port), "-q"], port, root, root / "log")
+    process = _start(
+        [exe, "start", "--host", "127.0.0.1", "--port", str(port), "-q"], port, root, root / "log"
+    )
     yield f"http://127.0.0.1:{port}"
     _stop(process)
 
@@ -258,7 +263,9 @@ def bigquery_emulator(tmp_path_factory, gcs_folder):
         "start", "--rest-port", str(port), "--grpc-port", str(_free_port()),
         "--project", "taxi-test", "--log-level", "warning",
     ]
-    process = _start(command, port, root, root / "log", {"BQEMU_GCS_LOCAL_ROOT": str(gcs_folder / ".cloudstorage")})
+    process = _start(
+        command, port, root, root / "log", {"BQEMU_GCS_LOCAL_ROOT": str(gcs_folder / ".cloudstorage")}
+    )
     yield f"http://127.0.0.1:{port}"
     _stop(process)
 
@@ -284,10 +291,12 @@ def gcp_env(tmp_path, http_mirror, gcs_emulator, bigquery_emulator, embedded_pos
     return env
 
 
-def gcp_test_env(settings: dict, run: str, tmp_path, http_mirror, embedded_postgres_dir, monkeypatch) -> "GcpEnv":
+def gcp_test_env(
+    settings: dict, run: str, tmp_path, http_mirror, embedded_postgres_dir, monkeypatch
+) -> GcpEnv:
     """TAXI_PIPELINE_ENV=gcp with `settings` (emulators or a real project), the course
     source on the local mirror, and a fresh database on the embedded Postgres."""
-    from taxi_pipeline.resources.environments import resources_for_environment
+    from taxi_pipeline.environments import resources_for_environment
 
     settings = {
         "TAXI_PIPELINE_ENV": "gcp",
@@ -331,7 +340,9 @@ class GcpEnv(TaxiEnv):
 
 def graphql(url: str, query: str, variables: dict) -> dict:
     body = json.dumps({"query": query, "variables": variables}).encode()
-    request = urllib.request.Request(f"{url}/graphql", data=body, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{url}/graphql", data=body, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         answer = json.loads(response.read())
     assert "errors" not in answer, answer
@@ -387,9 +398,9 @@ concurrency:
         "TAXI_PG_HOST": str(socket_dir),
         "TAXI_PG_DB": data_db,
     }
-    log = open(tmp_path / "dagster_dev.log", "wb")
+    log = open(tmp_path / "dagster_dev.log", "wb")  # noqa: SIM115 - open while dagster dev runs
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster")), "dev", "-m", "taxi_pipeline",
+        [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(REPO / "workspace.yaml"),
          "-h", "127.0.0.1", "-p", str(port)],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )

@@ -45,7 +45,12 @@ class Layout:
 def layouts(service: str) -> list[Layout]:
     entries = json.loads(CATALOGUE.read_text())[service]
     return [
-        Layout(service, e["first_month"], e["last_month"], tuple((c["name"], c["arrow_type"]) for c in e["columns"]))
+        Layout(
+            service,
+            e["first_month"],
+            e["last_month"],
+            tuple((c["name"], c["arrow_type"]) for c in e["columns"]),
+        )
         for e in entries
     ]
 
@@ -93,7 +98,9 @@ def _encode_column(values: pa.Array, canonical: str, target: pa.DataType, servic
         values = pc.fill_null(values, 0.0)  # the files wrote 0 for "unknown"
     if pa.types.is_string(target) and canonical in WORDS:
         words = WORDS[canonical]
-        return pa.array([None if v is None else words.get(v, str(v)) for v in values.to_pylist()], pa.string())
+        return pa.array(
+            [None if v is None else words.get(v, str(v)) for v in values.to_pylist()], pa.string()
+        )
     if pa.types.is_floating(target) and pa.types.is_string(values.type):  # store_and_forward 1.0/0.0
         return pa.array([None if v is None else float(v == "Y") for v in values.to_pylist()], target)
     if pa.types.is_string(target) and pa.types.is_timestamp(values.type):
@@ -218,12 +225,16 @@ def complete(table: pa.Table, service: TaxiService) -> pa.Table:
         "pickup_latitude": pa.array([None if i % 11 == 0 else 40.73 + i % 89 / 1000 for i in range(n)]),
         "dropoff_longitude": pa.array([None if i % 13 == 0 else -73.95 + i % 83 / 1000 for i in range(n)]),
         "dropoff_latitude": pa.array([None if i % 13 == 0 else 40.76 + i % 79 / 1000 for i in range(n)]),
-        "Affiliated_base_number": table.column("dispatching_base_num") if "dispatching_base_num" in table.column_names else None,
+        "Affiliated_base_number": table.column("dispatching_base_num")
+        if "dispatching_base_num" in table.column_names
+        else None,
         "SR_Flag": pa.array([1 if i % 8 == 0 else None for i in range(n)], pa.int16()),
     }
     for name, values in made_up.items():
         if name in table.column_names and values is not None and table.column(name).null_count == n:
-            table = table.set_column(table.column_names.index(name), name, values.cast(table.schema.field(name).type))
+            table = table.set_column(
+                table.column_names.index(name), name, values.cast(table.schema.field(name).type)
+            )
     return table
 
 
@@ -262,4 +273,4 @@ def official_sample(service: TaxiService, month: str, rows: int | None = None) -
 
 
 def layout_of(service: str, month: str) -> Layout:
-    return next(l for l in layouts(service) if l.first_month <= month <= l.last_month)
+    return next(layout for layout in layouts(service) if layout.first_month <= month <= layout.last_month)

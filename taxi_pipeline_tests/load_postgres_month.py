@@ -9,15 +9,16 @@ import sys
 
 from dagster import AssetKey, materialize
 
-from taxi_pipeline.assets import all_assets
 from taxi_pipeline.resources.postgres import PostgresResource
+from taxi_pipeline.sources import current_source
+from taxi_pipeline_tests.definitions import assets_for
 from taxi_pipeline_tests.services import resources_with_postgres
 
 
 def main(pg_dir: str, database: str, service: str, month: str) -> int:
     postgres = PostgresResource(embedded_data_dir=pg_dir, database=database)
     result = materialize(
-        all_assets,
+        assets_for(current_source()),
         selection=[AssetKey(["postgres", f"{service}_taxi_trips"])],
         partition_key=month,
         resources=resources_with_postgres(postgres),

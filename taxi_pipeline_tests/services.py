@@ -8,8 +8,8 @@ import socket
 import time
 from pathlib import Path
 
+from taxi_pipeline.environments import local_resources
 from taxi_pipeline.io_managers.postgres import PostgresTableIOManager
-from taxi_pipeline.resources.environments import local_resources
 from taxi_pipeline.resources.postgres import PostgresResource
 
 

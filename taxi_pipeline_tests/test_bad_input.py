@@ -86,7 +86,9 @@ def test_an_empty_file_fails_naming_it(taxi_env):
 
     result = taxi_env.materialize("yellow", "2020-01", raise_on_error=False)
 
-    assert "yellow_tripdata_2020-01.csv.gz (partition 2020-01): the file is empty" in taxi_env.failure_text(result)
+    assert "yellow_tripdata_2020-01.csv.gz (partition 2020-01): the file is empty" in taxi_env.failure_text(
+        result
+    )
     assert_nothing_written(taxi_env)
 
 

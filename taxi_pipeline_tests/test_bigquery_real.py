@@ -71,7 +71,8 @@ def test_a_month_twice_replaces_only_its_partition_and_counts_scan_only_it(real_
     assert table.clustering_fields == SERVICES["yellow"].cluster_by
     assert [f.name for f in table.schema] == SERVICES["yellow"].schema.names
     partitions = client.query(
-        f"SELECT partition_id, total_rows FROM `{PROJECT}.{env.settings['BQ_DATASET']}.INFORMATION_SCHEMA.PARTITIONS` "
+        "SELECT partition_id, total_rows "
+        f"FROM `{PROJECT}.{env.settings['BQ_DATASET']}.INFORMATION_SCHEMA.PARTITIONS` "
         "WHERE table_name = 'yellow_tripdata' ORDER BY partition_id"
     ).result()
     assert [tuple(r.values()) for r in partitions] == [("202001", 999), ("202101", 22792)]
@@ -80,7 +81,8 @@ def test_a_month_twice_replaces_only_its_partition_and_counts_scan_only_it(real_
     from google.cloud import bigquery
 
     dry = client.query(
-        f"SELECT count(*) FROM `{env.bq_table('yellow_tripdata')}` WHERE source_month = TIMESTAMP '2021-01-01'",
+        f"SELECT count(*) FROM `{env.bq_table('yellow_tripdata')}` "
+        "WHERE source_month = TIMESTAMP '2021-01-01'",
         job_config=bigquery.QueryJobConfig(dry_run=True, use_query_cache=False),
     )
     assert dry.total_bytes_processed <= 8 * 22792  # at most the partition's source_month column

@@ -5,11 +5,10 @@ import gzip
 
 from dagster import AssetCheckSeverity, AssetSelection, Definitions, define_asset_job
 
-from taxi_pipeline.assets import assets_for
 from taxi_pipeline.assets.trips import trip_asset_keys
-from taxi_pipeline.checks import all_checks
+from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.services import SERVICES
-from taxi_pipeline.partitions import service_partitions
+from taxi_pipeline_tests.definitions import all_checks, assets_for
 
 YELLOW = trip_asset_keys(SERVICES["yellow"])
 
@@ -75,9 +74,14 @@ def test_reconciliation_fails_when_a_target_lost_rows(taxi_env):
     job = define_asset_job(
         "reconcile_yellow",
         selection=AssetSelection.checks_for_assets(YELLOW.postgres),
-        partitions_def=service_partitions["yellow"],
+        partitions_def=monthly_partitions(SERVICES["yellow"]),
     )
-    defs = Definitions(assets=assets_for(taxi_env.source), asset_checks=all_checks, jobs=[job], resources=taxi_env.resources)
+    defs = Definitions(
+        assets=assets_for(taxi_env.source),
+        asset_checks=all_checks(taxi_env.source),
+        jobs=[job],
+        resources=taxi_env.resources,
+    )
     # A checks-only job has no asset to take the partitions from: pass the partition as a tag.
     result = defs.resolve_job_def(job.name).execute_in_process(
         tags={"dagster/partition": "2021-01"}, raise_on_error=False

@@ -5,9 +5,13 @@ instance on a real Postgres, a 3-month backfill of two services through GraphQL
 import time
 from pathlib import Path
 
+import pytest
+
 from taxi_pipeline.targets import counts_agree
 
 from .conftest import REPO, dev_month_counts, graphql
+
+pytestmark = pytest.mark.slow  # starts servers or subprocesses of its own (docs/development.md)
 
 MONTHS = ["2019-01", "2019-02", "2019-03"]
 SERVICES_TO_LOAD = ["yellow", "green"]
@@ -74,7 +78,7 @@ def test_a_backfill_queued_from_the_cli_is_run_by_the_daemon(dagster_dev):
     url, env, _ = dagster_dev
     dagster = str(Path(sys.executable).with_name("dagster"))
     subprocess.run(
-        [dagster, "job", "backfill", "-m", "taxi_pipeline", "-j", "fhv_taxi_job",
+        [dagster, "job", "backfill", "-w", str(REPO / "workspace.yaml"), "-j", "fhv_taxi_job",
          "--partitions", "2019-01,2019-02", "--noprompt"],
         cwd=REPO, env=env, check=True, capture_output=True,
     )

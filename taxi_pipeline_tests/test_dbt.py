@@ -20,6 +20,8 @@ from taxi_pipeline.connect import dbt_variables, postgres_connection
 from taxi_pipeline_tests.conftest import REPO, SAMPLE_MIRROR
 from taxi_pipeline_tests.services import resources_with_postgres
 
+pytestmark = pytest.mark.slow  # starts servers or subprocesses of its own (docs/development.md)
+
 DBT = REPO / ".venv-dbt" / "bin" / "dbt"
 PROJECT = Path(__file__).with_name("dbt_taxi_rides_ny")
 MONTH = "2021-01"
@@ -49,7 +51,9 @@ def _dbt(project: Path, command: str, target: str | None = None, env: dict | Non
         env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})},
         capture_output=True, text=True, timeout=600,
     )
-    assert run.returncode == 0, f"dbt {command} --target {target} failed:\n{run.stdout[-4000:]}{run.stderr[-2000:]}"
+    assert run.returncode == 0, (
+        f"dbt {command} --target {target} failed:\n{run.stdout[-4000:]}{run.stderr[-2000:]}"
+    )
     if command != "build":
         return {}
     results = json.loads((project / "target" / "run_results.json").read_text())["results"]
@@ -91,7 +95,8 @@ def test_the_course_style_dbt_project_builds_on_postgres_and_duckdb(taxi_env, db
     assert trips == duck_trips[0][0] == taxi_env.pg("select count(*) from dbt_learner.fact_trips")[0][0]
     # The staging dedup, as week-1 style SQL on the table: the first row per (vendor, pickup).
     kept = taxi_env.pg(
-        'SELECT count(*) FROM (SELECT DISTINCT ON ("VendorID", "tpep_pickup_datetime") * FROM yellow_taxi_trips '
+        'SELECT count(*) FROM (SELECT DISTINCT ON ("VendorID", "tpep_pickup_datetime") * '
+        "FROM yellow_taxi_trips "
         'WHERE "VendorID" IS NOT NULL ORDER BY "VendorID", "tpep_pickup_datetime", "tpep_dropoff_datetime", '
         '"PULocationID", "DOLocationID", "total_amount", "fare_amount") t '
         'JOIN taxi_zone_lookup pu ON t."PULocationID" = pu."LocationID" '

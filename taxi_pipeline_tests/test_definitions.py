@@ -1,25 +1,38 @@
-"""The code location loads with the expected shape: four assets per service, the jobs,
-partitions from each service's first month to the present one."""
+"""The code location loads with the expected shape (four assets per service, the jobs,
+partitions from each service's first month to the present one), as a `dg` project whose
+modules import in one direction and build nothing on import."""
 
+import ast
+import json
+import os
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from dagster import AssetKey
 
-from taxi_pipeline import defs
+from taxi_pipeline.definitions import defs as location
+from taxi_pipeline.environments import resources_for_environment
+from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.services import SERVICES
-from taxi_pipeline.partitions import service_partitions
-from taxi_pipeline.resources.environments import resources_for_environment
 
+from .conftest import REPO
+
+PACKAGE = REPO / "taxi_pipeline"
 LAYERS = ["lake/raw_{c}_trips", "lake/clean_{c}_trips", "warehouse/{c}_tripdata", "postgres/{c}_taxi_trips"]
-
-
 FIRST_MONTHS = {"yellow": "2009-01", "green": "2014-01", "fhv": "2015-01", "fhvhv": "2019-02"}
+
+
+@pytest.fixture(scope="module")
+def defs():
+    return location()
 
 
 @pytest.mark.parametrize("service", sorted(FIRST_MONTHS))
 def test_partitions_run_from_the_first_published_month_to_the_present_one(service):
-    partitions = service_partitions[service]
+    partitions = monthly_partitions(SERVICES[service])
     assert partitions.get_partition_keys()[0] == FIRST_MONTHS[service]
     # They grow with time, no redeploy: the last key is the month of "now".
     for now, last in [(datetime(2026, 11, 22), "2026-11"), (datetime(2031, 2, 1, 0, 5), "2031-02")]:
@@ -27,12 +40,12 @@ def test_partitions_run_from_the_first_published_month_to_the_present_one(servic
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
-def test_each_service_has_four_assets_on_the_monthly_partitions(service):
+def test_each_service_has_four_assets_on_the_monthly_partitions(defs, service):
     graph = defs.resolve_asset_graph()
     keys = [AssetKey.from_user_string(layer.format(c=service)) for layer in LAYERS]
     for key in keys:
         node = graph.get(key)
-        assert node.partitions_def == service_partitions[service], key
+        assert node.partitions_def == monthly_partitions(SERVICES[service]), key
         assert node.group_name == service
     # raw -> clean -> (warehouse, postgres)
     assert graph.get(keys[1]).parent_keys == {keys[0]}
@@ -40,18 +53,104 @@ def test_each_service_has_four_assets_on_the_monthly_partitions(service):
     assert graph.get(keys[3]).parent_keys == {keys[1]}
 
 
-def test_zone_lookup_assets_are_unpartitioned():
+def test_zone_lookup_assets_are_unpartitioned(defs):
     graph = defs.resolve_asset_graph()
     for key in ["lake/raw_taxi_zone_lookup", "warehouse/taxi_zone_lookup", "postgres/taxi_zone_lookup"]:
         assert graph.get(AssetKey.from_user_string(key)).partitions_def is None
 
 
 @pytest.mark.parametrize("service", sorted(FIRST_MONTHS))
-def test_one_monthly_job_per_service(service):
-    assert defs.resolve_job_def(f"{service}_taxi_job").partitions_def == service_partitions[service]
+def test_one_monthly_job_per_service(defs, service):
+    assert defs.resolve_job_def(f"{service}_taxi_job").partitions_def == monthly_partitions(SERVICES[service])
+
+
+def test_the_location_has_every_check_schedule_sensor_and_resource(defs):
+    graph = defs.resolve_asset_graph()
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    assert len(checks) == 18  # 4 per service + negative_total_amount for yellow and green
+    assert ("postgres/fhvhv_taxi_trips", "rows_reconcile") in checks
+    assert ("lake/clean_yellow_trips", "negative_total_amount") in checks
+    assert ("lake/clean_fhv_trips", "negative_total_amount") not in checks
+    assert sorted(s.name for s in defs.schedules) == sorted(f"{s}_monthly_schedule" for s in SERVICES)
+    assert sorted(s.name for s in defs.sensors) == ["alert_on_run_failure", "tlc_source_sensor"]
+    assert set(defs.resources) == {"alerts", "lake_io_manager", "postgres", "postgres_io_manager", "source",
+                                   "warehouse", "warehouse_io_manager"}
 
 
 def test_unknown_environment_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("TAXI_PIPELINE_ENV", "azure")
     with pytest.raises(ValueError, match="TAXI_PIPELINE_ENV='azure'"):
         resources_for_environment()
+
+
+def _modules() -> dict[str, Path]:
+    return {
+        ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): path
+        for path in PACKAGE.rglob("*.py")
+    }
+
+
+def _imports(path: Path) -> set[str]:
+    """The taxi_pipeline modules a file imports (anywhere in it, functions included)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name.split(".")[0] == "taxi_pipeline"}
+
+
+def _under(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+IMPORTED_ONLY_BY = {
+    "taxi_pipeline.definitions": (),
+    "taxi_pipeline.defs": ("taxi_pipeline.defs", "taxi_pipeline.definitions",
+                           "taxi_pipeline.report", "taxi_pipeline.connect"),
+    "taxi_pipeline.environments": ("taxi_pipeline.defs",),  # the wiring
+}
+NEVER_IMPORT = {
+    "taxi_pipeline.resources": ("taxi_pipeline.io_managers", "taxi_pipeline.assets"),
+    "taxi_pipeline.io_managers": ("taxi_pipeline.assets",),
+}
+
+
+def test_imports_run_one_way_and_only_the_definitions_import_the_wiring():
+    """definitions -> defs -> environments (the wiring) -> assets -> io_managers -> resources."""
+    wrong = set()
+    for module, path in _modules().items():
+        for imported in _imports(path):
+            for target, importers in IMPORTED_ONLY_BY.items():
+                if _under(imported, target) and not any(_under(module, i) for i in importers):
+                    wrong.add(f"{module} imports {imported}")
+            for layer, below in NEVER_IMPORT.items():
+                if _under(module, layer) and any(_under(imported, b) for b in below):
+                    wrong.add(f"{module} imports {imported}")
+    assert sorted(wrong) == []
+
+
+def test_importing_any_module_resolves_no_environment_and_builds_nothing():
+    """With an environment that cannot be built (gcp, no GCP variables) every module imports;
+    the definitions are built only when Dagster calls `defs`."""
+    modules = sorted(m for m in _modules() if m != "taxi_pipeline.__main__")
+    script = (
+        "import importlib, json, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "from taxi_pipeline.definitions import defs\n"
+        "try:\n"
+        "    defs()\n"
+        "except Exception as err:\n"
+        "    chain = []\n"
+        "    while err is not None:\n"
+        "        chain.append(str(err))\n"
+        "        err = err.__cause__ or err.__context__\n"
+        "    print(json.dumps(chain))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GCP_", "GCS_", "BQ_"))}
+    env["TAXI_PIPELINE_ENV"] = "gcp"
+    run = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    # Building them, not importing them, is what needs the variables.
+    assert "TAXI_PIPELINE_ENV=gcp needs GCP_PROJECT, GCS_BUCKET to be set." in json.loads(run.stdout)

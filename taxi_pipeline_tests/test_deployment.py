@@ -26,6 +26,8 @@ import yaml
 from taxi_pipeline_tests.conftest import REPO, _free_port, graphql
 from taxi_pipeline_tests.services import PasswordPostgres
 
+pytestmark = pytest.mark.slow  # starts servers or subprocesses of its own (docs/development.md)
+
 BIN = Path(sys.executable).parent
 PASSWORD = "instance-Secret-7731"
 
@@ -91,7 +93,7 @@ print(type(i.run_storage).__name__, type(i.run_coordinator).__name__, type(i.run
 def test_a_partition_run_through_the_production_instance_is_recorded_in_postgres(production):
     env, server, mirror = production
     run = subprocess.run(
-        [str(BIN / "dagster"), "job", "execute", "-m", "taxi_pipeline", "-j", "yellow_taxi_job",
+        [str(BIN / "dagster"), "job", "execute", "-m", "taxi_pipeline.definitions", "-j", "yellow_taxi_job",
          "--tags", json.dumps({"dagster/partition": "2019-02"})],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
     )
@@ -108,9 +110,13 @@ def test_a_partition_run_through_the_production_instance_is_recorded_in_postgres
         "AND dagster_event_type = 'ASSET_MATERIALIZATION'", [run_id],
     )[0][0]
     assert materialized == 4  # raw, clean, warehouse, postgres
-    leaked = query(server, "dagster", "SELECT count(*) FROM event_logs WHERE event LIKE %s", [f"%{PASSWORD}%"])
+    leaked = query(
+        server, "dagster", "SELECT count(*) FROM event_logs WHERE event LIKE %s", [f"%{PASSWORD}%"]
+    )
     assert leaked == [(0,)]
-    rows = query(server, "ny_taxi", "SELECT count(*) FROM yellow_taxi_trips WHERE source_month = '2019-02-01'")
+    rows = query(
+        server, "ny_taxi", "SELECT count(*) FROM yellow_taxi_trips WHERE source_month = '2019-02-01'"
+    )
     assert rows == [(mirror.rows("yellow", "2019-02"),)]
 
 
@@ -197,7 +203,9 @@ def test_the_image_command_serves_the_location_the_stack_workspace_points_at(pro
         launched = graphql(url, LAUNCH, {"params": params})["launchRun"]
         assert launched["__typename"] == "LaunchRunSuccess", launched
         run_id = launched["run"]["runId"]
-        assert query(server, "dagster", "SELECT status FROM runs WHERE run_id = %s", [run_id]) == [("QUEUED",)]
+        assert query(server, "dagster", "SELECT status FROM runs WHERE run_id = %s", [run_id]) == [
+            ("QUEUED",)
+        ]
     finally:
         for process in processes:
             os.killpg(process.pid, signal.SIGTERM)

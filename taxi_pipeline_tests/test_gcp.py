@@ -12,11 +12,14 @@ test_bigquery_real.py checks against real BigQuery when given a project.
 import pyarrow.parquet as pq
 import pytest
 from dagster import AssetKey, materialize
+from google.api_core.exceptions import GoogleAPICallError
 
-from taxi_pipeline.assets import all_assets, assets_for
-from taxi_pipeline.checks import all_checks
 from taxi_pipeline.io_managers.bigquery import submit_load_job
 from taxi_pipeline.services import SERVICES
+from taxi_pipeline.sources import current_source
+from taxi_pipeline_tests.definitions import all_checks, assets_for
+
+pytestmark = pytest.mark.slow  # starts servers or subprocesses of its own (docs/development.md)
 
 YELLOW = SERVICES["yellow"]
 WAREHOUSE_KEY = AssetKey(["warehouse", "yellow_tripdata"])
@@ -25,7 +28,9 @@ MONTHS = [("yellow", "2021-01"), ("yellow", "2020-01"), ("green", "2019-01"), ("
 
 
 def _bq_schema(gcp_env, table: str) -> list[tuple]:
-    return [(f.name, f.field_type, f.mode) for f in gcp_env.bigquery().get_table(gcp_env.bq_table(table)).schema]
+    return [
+        (f.name, f.field_type, f.mode) for f in gcp_env.bigquery().get_table(gcp_env.bq_table(table)).schema
+    ]
 
 
 def test_two_months_of_two_services_land_in_gcs_and_bigquery(gcp_env, tmp_path):
@@ -83,7 +88,9 @@ def test_bigquery_schema_is_the_same_for_months_with_and_without_empty_integers(
 def _load_jobs(gcp_env) -> list:
     client = gcp_env.bigquery()
     jobs = [client.get_job(job.job_id) for job in client.list_jobs() if job.job_type == "load"]
-    return [job for job in jobs if job.destination.dataset_id == gcp_env.settings["BQ_DATASET"]]  # this test's
+    return [
+        job for job in jobs if job.destination.dataset_id == gcp_env.settings["BQ_DATASET"]
+    ]  # this test's
 
 
 def _warehouse_metadata(result) -> dict:
@@ -105,7 +112,7 @@ def test_a_month_arrives_by_one_load_job_from_gcs_into_its_month_partition(gcp_e
     jobs = [job for job in _load_jobs(gcp_env) if job.destination.table_id.endswith("$202101")]
     assert len(jobs) == 2  # one per run, nothing else wrote the month
     bucket = gcp_env.settings["GCS_BUCKET"]
-    for job, result in zip(sorted(jobs, key=lambda j: j.created), results):
+    for job, result in zip(sorted(jobs, key=lambda j: j.created), results, strict=True):
         # The exact configuration the code submitted, as BigQuery (here the emulator) holds it.
         assert job.source_uris == [f"gs://{bucket}/clean/yellow/yellow_tripdata_2021-01.parquet"]
         assert job.destination.table_id == "yellow_tripdata$202101"
@@ -138,7 +145,7 @@ def test_a_retried_step_finds_its_load_job_and_a_failed_one_is_submitted_again(g
 
     gcp_env.bucket().blob("clean/broken.parquet").upload_from_string(b"not parquet")
     broken = f"gs://{gcp_env.settings['GCS_BUCKET']}/clean/broken.parquet"
-    with pytest.raises(Exception):
+    with pytest.raises(GoogleAPICallError):  # the emulator, like BigQuery, rejects the file
         submit_load_job(client, broken, destination, config, "taxi_failed_test").result()
     retried = submit_load_job(client, uri, destination, config, "taxi_failed_test").result()
     assert retried.job_id == "taxi_failed_test_2" and retried.error_result is None
@@ -155,8 +162,10 @@ def test_a_file_bigquery_cannot_read_fails_at_once_naming_file_and_month_and_kee
     assert not result.success and gcp_env.retries(result) == 0
     [message] = gcp_env.failures(result)
     bucket = gcp_env.settings["GCS_BUCKET"]
-    assert message.startswith(f"BigQuery could not load gs://{bucket}/clean/yellow/yellow_tripdata_2021-01.parquet "
-                              "(partition 2021-01) into ")
+    assert message.startswith(
+        f"BigQuery could not load gs://{bucket}/clean/yellow/yellow_tripdata_2021-01.parquet "
+        "(partition 2021-01) into "
+    )
     assert gcp_env.bq_month("yellow", "2021-01") == 22792
 
 
@@ -165,8 +174,14 @@ def _previous_release_table(gcp_env) -> None:
     dagster-gcp-pandas, names upper-cased, no partitioning."""
     import pandas as pd
 
-    frame = pd.DataFrame({"VENDORID": [1, 2], "TPEP_PICKUP_DATETIME": pd.to_datetime(["2019-03-01", "2019-03-02"]),
-                          "TOTAL_AMOUNT": [10.5, 7.25], "SOURCE_MONTH": pd.to_datetime(["2019-03-01"] * 2)})
+    frame = pd.DataFrame(
+        {
+            "VENDORID": [1, 2],
+            "TPEP_PICKUP_DATETIME": pd.to_datetime(["2019-03-01", "2019-03-02"]),
+            "TOTAL_AMOUNT": [10.5, 7.25],
+            "SOURCE_MONTH": pd.to_datetime(["2019-03-01"] * 2),
+        }
+    )
     client = gcp_env.bigquery()
     client.create_dataset(gcp_env.settings["BQ_DATASET"], exists_ok=True)
     client.load_table_from_dataframe(frame, gcp_env.bq_table("yellow_tripdata")).result()
@@ -180,7 +195,9 @@ def test_a_table_of_the_previous_release_stops_the_run_with_its_migration(gcp_en
     assert not result.success and gcp_env.retries(result) == 0
     [message] = gcp_env.failures(result)
     table = gcp_env.bq_table("yellow_tripdata")
-    assert message.startswith(f"BigQuery table {table} is in the way: it is not partitioned by MONTH on source_month")
+    assert message.startswith(
+        f"BigQuery table {table} is in the way: it is not partitioned by MONTH on source_month"
+    )
     assert "it has a column VENDORID that is not in the canonical schema" in message
     migration = message[message.index("CREATE TABLE"):message.index("\nor drop it")]
     assert "PARTITION BY TIMESTAMP_TRUNC(`source_month`, MONTH)" in migration
@@ -194,15 +211,17 @@ def test_a_table_of_the_previous_release_stops_the_run_with_its_migration(gcp_en
     client.query(create).result()
     migrated = client.get_table(table + "_migrated")
     assert [f.name for f in migrated.schema] == YELLOW.schema.names
-    rows = client.query(f"SELECT VendorID, total_amount, airport_fee FROM `{table}_migrated` ORDER BY VendorID")
+    rows = client.query(
+        f"SELECT VendorID, total_amount, airport_fee FROM `{table}_migrated` ORDER BY VendorID"
+    )
     assert [tuple(r.values()) for r in rows.result()] == [(1, 10.5, None), (2, 7.25, None)]
 
 
 def test_a_table_missing_newer_columns_gains_them_and_keeps_its_rows(gcp_env):
     from google.cloud import bigquery
 
-    from taxi_pipeline.io_managers.bigquery import bigquery_schema
     from taxi_pipeline.assets.trips import service_table_schema
+    from taxi_pipeline.io_managers.bigquery import bigquery_schema
 
     # (congestion_surcharge came in 2019, airport_fee in 2021: the course's 2021-01 file
     # has the first, which shows the month's values go into an added column.)
@@ -220,7 +239,9 @@ def test_a_table_missing_newer_columns_gains_them_and_keeps_its_rows(gcp_env):
 
     assert [f.name for f in client.get_table(gcp_env.bq_table("yellow_tripdata")).schema][-2:] == newer
     assert _warehouse_metadata(result)["columns_added"] == newer
-    filled = client.query(f"SELECT count(congestion_surcharge) AS n FROM `{gcp_env.bq_table('yellow_tripdata')}`")
+    filled = client.query(
+        f"SELECT count(congestion_surcharge) AS n FROM `{gcp_env.bq_table('yellow_tripdata')}`"
+    )
     assert next(iter(filled.result())).n > 0  # the new month's values went into the added column
     assert gcp_env.bq_month("yellow", "2021-01") == 22792 and gcp_env.bq_month("yellow", "2019-03") == 1
 
@@ -236,14 +257,19 @@ def test_zone_lookup_goes_to_bigquery(gcp_env):
 
 
 def test_a_bad_credentials_path_fails_before_any_data_moves(gcp_env, monkeypatch, tmp_path):
-    from taxi_pipeline.resources.environments import resources_for_environment
+    from taxi_pipeline.environments import resources_for_environment
 
     missing = tmp_path / "no-such-key.json"
     monkeypatch.setenv("GCP_CREDENTIALS", str(missing))
     resources = resources_for_environment("gcp")
 
-    result = materialize([*all_assets, *all_checks], selection=["lake/raw_yellow_trips"],
-                         partition_key="2021-01", resources=resources, raise_on_error=False)
+    result = materialize(
+        [*assets_for(current_source()), *all_checks(current_source())],
+        selection=["lake/raw_yellow_trips"],
+        partition_key="2021-01",
+        resources=resources,
+        raise_on_error=False,
+    )
 
     error = gcp_env.failure_text(result) if any(e.is_step_failure for e in result.all_events) else str(
         [e for e in result.all_events if e.is_failure]

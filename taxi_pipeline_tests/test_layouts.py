@@ -69,7 +69,8 @@ def test_an_unknown_legacy_word_is_an_error_naming_it_the_row_and_column(tmp_pat
         _clean(tmp_path, service, "2009-01", file)
 
     assert str(error.value).startswith(
-        "yellow_tripdata_2009-01.parquet, row 3, column 'Payment_Type': 'Voucher' is not a known Payment_Type word"
+        "yellow_tripdata_2009-01.parquet, row 3, column 'Payment_Type': "
+        "'Voucher' is not a known Payment_Type word"
     )
 
 
@@ -81,8 +82,11 @@ def test_a_fraction_in_an_integer_code_stored_as_double_is_an_error(tmp_path):
     counts[41] = 1.5
     file = file.set_column(file.column_names.index("passenger_count"), "passenger_count", pa.array(counts))
 
-    with pytest.raises(BadTripFile, match=r"green_tripdata_2019-05.parquet, row 42, column 'passenger_count': "
-                                          r"1.5 is not a whole number"):
+    with pytest.raises(
+        BadTripFile,
+        match=r"green_tripdata_2019-05.parquet, row 42, column 'passenger_count': "
+        r"1.5 is not a whole number",
+    ):
         _clean(tmp_path, service, "2019-05", file)
 
 
@@ -115,7 +119,10 @@ def test_an_unknown_column_in_a_parquet_file_is_named(tmp_path):
 ])
 def test_both_fhv_spellings_of_the_course_mirror_clean(header, tmp_path):
     service = SERVICES["fhv"]
-    rows = "B00001,2019-01-01 00:30:00,2019-01-01 02:51:55,,,,B00001\nB00013,2019-01-01 00:01:00,,264,7,1,B02510\n"
+    rows = (
+        "B00001,2019-01-01 00:30:00,2019-01-01 02:51:55,,,,B00001\n"
+        "B00013,2019-01-01 00:01:00,,264,7,1,B02510\n"
+    )
     src = tmp_path / "fhv_tripdata_2019-01.csv.gz"
     src.write_bytes(gzip.compress(f"{header}\n{rows}".encode()))
 

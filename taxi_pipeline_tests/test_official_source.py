@@ -53,7 +53,9 @@ def test_a_re_run_changes_nothing(tlc_env):
 
 
 def test_a_month_not_published_fails_at_once_in_one_line_writing_nothing(tlc_env):
-    result = tlc_env.materialize("yellow", "2026-10", raise_on_error=False)  # the local server answers 404, the CDN 403: both are "not published"
+    result = tlc_env.materialize(
+        "yellow", "2026-10", raise_on_error=False
+    )  # the local server answers 404, the CDN 403: both are "not published"
 
     assert not result.success and tlc_env.retries(result) == 0
     [message] = tlc_env.failures(result)
@@ -70,7 +72,9 @@ def test_a_value_postgres_cannot_hold_names_the_parquet_row_and_keeps_the_month(
     bases = table.column("dispatching_base_num").to_pylist()
     bases[41] = "B0\x00"  # row 42: Postgres text cannot hold NUL
     index = table.schema.get_field_index("dispatching_base_num")
-    pq.write_table(table.set_column(index, table.field(index), pa.array(bases, table.field(index).type)), file)
+    pq.write_table(
+        table.set_column(index, table.field(index), pa.array(bases, table.field(index).type)), file
+    )
 
     result = tlc_env.materialize("fhvhv", "2025-01", raise_on_error=False)
 
@@ -86,7 +90,9 @@ def test_a_month_outside_the_course_mirror_fails_at_once_naming_its_range(taxi_e
 
     assert not result.success and taxi_env.retries(result) == 0
     [message] = taxi_env.failures(result)
-    assert message.startswith("fhvhv 2021-01 is not in the course's csv.gz mirror (it has yellow 2019-01..2021-07")
+    assert message.startswith(
+        "fhvhv 2021-01 is not in the course's csv.gz mirror (it has yellow 2019-01..2021-07"
+    )
     assert "set TAXI_SOURCE=tlc" in message
 
 

@@ -5,7 +5,7 @@ import functools
 import gzip
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -19,20 +19,22 @@ from dagster import (
     materialize,
 )
 
-from taxi_pipeline.assets import assets_for
 from taxi_pipeline.assets.trips import trip_asset_keys
-from taxi_pipeline.checks import all_checks
-from taxi_pipeline.services import SERVICES
-from taxi_pipeline.jobs import all_jobs
+from taxi_pipeline.defs.sensors import failure_alert_sensor, source_sensor
+from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.resources.alerts import AlertWebhookResource
 from taxi_pipeline.resources.source import TaxiSourceResource
-from taxi_pipeline.schedules import service_schedules
-from taxi_pipeline.sensors import alert_on_run_failure, tlc_source_sensor
+from taxi_pipeline.services import SERVICES
+from taxi_pipeline.sources import SOURCES
+from taxi_pipeline_tests.definitions import assets_for, pipeline
 
 from .conftest import _QuietHandler
 
+service_schedules = list(pipeline(SOURCES["tlc"]).schedules)
+tlc_source_sensor = source_sensor()
+alert_on_run_failure = failure_alert_sensor()
 
-TICK = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
+TICK = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -64,8 +66,7 @@ def test_a_monthly_schedule_requests_the_newest_published_month_once(schedule, t
 
 
 def _repository(env):
-    defs = Definitions(assets=assets_for(env.source), jobs=all_jobs, schedules=service_schedules,
-                       resources=env.resources)
+    defs = Definitions.merge(pipeline(env.source), Definitions(resources=env.resources))
     return defs.get_repository_def()
 
 
@@ -90,14 +91,14 @@ def _newest_month_ticks(schedule, service, instance, tlc_env):
     assert tick(TICK.replace(month=12, day=1)).run_requests == []  # loaded: not the same month again
 
     _publish(tlc_env, service.name, "2026-10", NEWEST_BUNDLED[service.name])
-    [request] = tick(datetime(2027, 1, 1, 10, tzinfo=timezone.utc)).run_requests
+    [request] = tick(datetime(2027, 1, 1, 10, tzinfo=UTC)).run_requests
     assert request.partition_key == "2026-10"
 
 
 def test_a_schedule_skips_when_nothing_was_published_for_a_year(tlc_env, instance):
     schedule = next(s for s in service_schedules if s.name == "fhv_monthly_schedule")
     with build_schedule_context(
-        scheduled_execution_time=datetime(2027, 6, 1, tzinfo=timezone.utc),  # newest bundled fhv: 2024-03
+        scheduled_execution_time=datetime(2027, 6, 1, tzinfo=UTC),  # newest bundled fhv: 2024-03
         instance=instance, resources={"source": tlc_env.resources["source"]},
         repository_def=_repository(tlc_env),
     ) as context:
@@ -119,6 +120,7 @@ def _load_raw(taxi_env, instance, service: str, month: str) -> None:
     assert result.success
 
 
+@pytest.mark.slow  # materializes months between ticks
 def test_the_source_sensor_requests_exactly_new_and_changed_months(taxi_env, instance):
     mirror = taxi_env.mirror
     kept = {mirror.path("yellow", "2020-01"), mirror.path("yellow", "2021-01")}
@@ -134,24 +136,34 @@ def test_the_source_sensor_requests_exactly_new_and_changed_months(taxi_env, ins
 
     mirror.put("green", "2019-01", green)  # a new month appears
     text = gzip.decompress(mirror.path("yellow", "2020-01").read_bytes())
-    mirror.put("yellow", "2020-01", gzip.compress(text + text.splitlines(keepends=True)[-1]))  # a changed file
+    mirror.put(
+        "yellow", "2020-01", gzip.compress(text + text.splitlines(keepends=True)[-1])
+    )  # a changed file
     assert _requested(taxi_env, instance)[0] == {("green", "2019-01"), ("yellow", "2020-01")}
 
 
+@pytest.mark.slow  # ~1,800 HEAD requests
 def test_the_sensor_asks_recent_months_every_tick_and_all_history_weekly(tlc_env, instance, monkeypatch):
     """Evaluated in 2026 against the local TLC: every service, ~600 months on a full scan."""
-    from taxi_pipeline import sensors
+    from taxi_pipeline.defs import sensors
 
-    now = datetime(2026, 11, 2, 6, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 2, 6, tzinfo=UTC)
     monkeypatch.setattr(sensors, "_now", lambda: now)
     asked = []
     original = TaxiSourceResource.version
-    monkeypatch.setattr(TaxiSourceResource, "version", lambda self, path: asked.append(path) or original(self, path))
-    bundled = {(p.name.split("_")[0], p.stem.split("_")[-1]) for p in (tlc_env.mirror.root / "trip-data").glob("*.parquet")}
+    monkeypatch.setattr(
+        TaxiSourceResource, "version", lambda self, path: asked.append(path) or original(self, path)
+    )
+    bundled = {
+        (p.name.split("_")[0], p.stem.split("_")[-1])
+        for p in (tlc_env.mirror.root / "trip-data").glob("*.parquet")
+    }
 
     months, cursor = _requested(tlc_env, instance)  # first tick: the whole history
     assert months == bundled
-    assert len(asked) == sum(len(sensors.service_partitions[s].get_partition_keys(current_time=now)) for s in SERVICES)
+    assert len(asked) == sum(
+        len(monthly_partitions(s).get_partition_keys(current_time=now)) for s in SERVICES.values()
+    )
     assert len(asked) > 600  # 607 on 2026-11-02: yellow 215, green 155, fhv 143, fhvhv 94
     for service, month in [("yellow", "2009-01"), ("green", "2025-11")]:
         _load_raw(tlc_env, instance, service, month)
@@ -159,12 +171,12 @@ def test_the_sensor_asks_recent_months_every_tick_and_all_history_weekly(tlc_env
     asked.clear()
     _publish(tlc_env, "green", "2026-09", "2025-11")  # new: a recent month
     _publish(tlc_env, "yellow", "2009-01", "2010-02")  # a re-upload of an old month
-    now = datetime(2026, 11, 2, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 2, 12, tzinfo=UTC)
     months, cursor = _requested(tlc_env, instance, cursor)
     assert ("green", "2026-09") in months and ("yellow", "2009-01") not in months
     assert len(asked) == 4 * len(SERVICES)  # recent months only: 2026-08..2026-11
 
-    now = datetime(2026, 11, 9, 12, tzinfo=timezone.utc)  # a week later: the whole history again
+    now = datetime(2026, 11, 9, 12, tzinfo=UTC)  # a week later: the whole history again
     months, cursor = _requested(tlc_env, instance, cursor)
     assert ("yellow", "2009-01") in months and ("green", "2025-11") not in months
 
@@ -218,6 +230,7 @@ def _retries(result) -> int:
     return sum(1 for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY)
 
 
+@pytest.mark.slow  # waits out the retry backoff
 def test_a_transient_failure_succeeds_through_retries(taxi_env):
     flaky = _Refusing(taxi_env.mirror.root, "GET", 503, refusals=2)
     taxi_env.resources["source"] = TaxiSourceResource(source="course", base_url=flaky.url)
@@ -262,7 +275,7 @@ class _Receiver:
 
 
 def test_a_failed_run_alert_reaches_the_webhook_with_job_and_partition(taxi_env, instance):
-    defs = Definitions(assets=assets_for(taxi_env.source), asset_checks=all_checks, jobs=all_jobs, resources=taxi_env.resources)
+    defs = Definitions.merge(pipeline(taxi_env.source), Definitions(resources=taxi_env.resources))
     failed = defs.resolve_job_def("green_taxi_job").execute_in_process(
         partition_key="2021-07", instance=instance, raise_on_error=False
     )

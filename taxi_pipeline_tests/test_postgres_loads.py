@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import AssetKey, materialize
 
-from taxi_pipeline.assets import assets_for
-from taxi_pipeline.resources.environments import resources_for_environment
+from taxi_pipeline.environments import resources_for_environment
+from taxi_pipeline_tests.definitions import assets_for
 
 from .services import PasswordPostgres
 
@@ -49,6 +49,7 @@ def test_three_loads_of_a_month_leave_exactly_its_rows_and_report_them(taxi_env)
     assert third["rows_per_second"] > 0 and third["table"] == "public.yellow_taxi_trips"
 
 
+@pytest.mark.slow  # a child process killed in the middle of a COPY
 def test_a_load_killed_during_copy_leaves_the_previous_month_and_a_usable_table(taxi_env):
     assert taxi_env.materialize("yellow", "2021-01").success
     previous = taxi_env.pg_month("yellow", "2021-01", MONTH_SUM)
@@ -77,6 +78,7 @@ def test_a_load_killed_during_copy_leaves_the_previous_month_and_a_usable_table(
     assert taxi_env.pg_month("yellow", "2021-01") == (60 * 22792,)
 
 
+@pytest.mark.slow  # two child processes loading at once
 def test_two_months_loading_at_once_into_a_new_table_both_land(taxi_env):
     for month in ("2020-01", "2021-01"):
         assert taxi_env.materialize("yellow", month).success

@@ -7,8 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from taxi_pipeline.cleaning import write_clean_parquet
-from taxi_pipeline.services import SERVICES
 from taxi_pipeline.partitions import month_start
+from taxi_pipeline.services import SERVICES
 
 from .conftest import TEST_DATA
 

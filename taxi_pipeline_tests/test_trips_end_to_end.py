@@ -7,10 +7,10 @@ import pyarrow.parquet as pq
 from dagster import asset, materialize
 
 from taxi_pipeline.assets.trips import trip_asset_keys
-from taxi_pipeline.services import SERVICES, SOURCE_MONTH_COLUMN
 from taxi_pipeline.io_managers.lake import LakeUri
 from taxi_pipeline.io_managers.warehouse import PARTITION_EXPR_KEY
-from taxi_pipeline.partitions import service_partitions
+from taxi_pipeline.partitions import monthly_partitions
+from taxi_pipeline.services import SERVICES, SOURCE_MONTH_COLUMN
 
 from .conftest import data_file
 
@@ -39,7 +39,9 @@ def test_a_month_lands_in_every_target_unchanged_and_typed(taxi_env):
     warehouse = taxi_env.warehouse("SELECT * FROM trips_data_all.yellow_tripdata")
     assert Counter(warehouse) == Counter(tuple(r.values()) for r in clean.to_pylist())
     # Pickups from the previous month stay with the file they came in (16 in this sample).
-    assert taxi_env.pg_month("yellow", "2021-01", "count(*) FILTER (WHERE tpep_pickup_datetime < '2021-01-01')") == (16,)
+    assert taxi_env.pg_month(
+        "yellow", "2021-01", "count(*) FILTER (WHERE tpep_pickup_datetime < '2021-01-01')"
+    ) == (16,)
     # Values survive the trip: the first row of the file.
     first = taxi_env.pg(
         'SELECT "VendorID", tpep_pickup_datetime::text, trip_distance, store_and_fwd_flag, total_amount '
@@ -101,7 +103,10 @@ def test_green_and_fhv_months_load_with_their_own_schemas(taxi_env):
 
 def test_the_real_cut_off_file_fails_naming_file_and_line_and_changes_nothing(taxi_env):
     assert taxi_env.materialize("yellow", "2021-01").success
-    targets = [taxi_env.lake_file("raw", "yellow", "2021-01"), taxi_env.lake_file("clean", "yellow", "2021-01")]
+    targets = [
+        taxi_env.lake_file("raw", "yellow", "2021-01"),
+        taxi_env.lake_file("clean", "yellow", "2021-01"),
+    ]
     before = [_digest(p) for p in targets]
 
     cut = data_file("yellow_tripdata_2021-01.head.csv.gz").read_bytes()
@@ -164,13 +169,22 @@ def test_a_clean_parquet_that_breaks_midway_keeps_the_previous_warehouse_month(t
     pq.write_table(pq.read_table(taxi_env.lake_file("clean", "yellow", "2021-01")), damaged,
                    row_group_size=5000, compression="zstd")
     footer = pq.ParquetFile(damaged).metadata
-    last = footer.row_group(footer.num_row_groups - 1).column(footer.num_columns - 2)
+    last_group = footer.row_group(footer.num_row_groups - 1)
+    chunk = max(
+        (last_group.column(c) for c in range(footer.num_columns)), key=lambda c: c.total_compressed_size
+    )
+    start, end = chunk.data_page_offset + 20, chunk.data_page_offset + chunk.total_compressed_size - 1
     data = bytearray(damaged.read_bytes())
-    data[last.data_page_offset + 20:last.data_page_offset + 200] = b"\xff" * 180
+    data[start:end] = b"\xff" * (end - start)  # inside one column chunk: the footer stays readable
     damaged.write_bytes(bytes(data))
+    assert pq.ParquetFile(damaged).metadata.num_rows == before[0]
 
-    @asset(key=trip_asset_keys(SERVICES["yellow"]).warehouse, partitions_def=service_partitions["yellow"],
-           io_manager_key="warehouse_io_manager", metadata={PARTITION_EXPR_KEY: SOURCE_MONTH_COLUMN})
+    @asset(
+        key=trip_asset_keys(SERVICES["yellow"]).warehouse,
+        partitions_def=monthly_partitions(SERVICES["yellow"]),
+        io_manager_key="warehouse_io_manager",
+        metadata={PARTITION_EXPR_KEY: SOURCE_MONTH_COLUMN},
+    )
     def damaged_month() -> LakeUri:
         return LakeUri(str(damaged))
 
@@ -205,7 +219,9 @@ def test_a_month_is_parsed_once_per_run_and_a_clean_alone_parses_the_lakes_raw_f
     assert pq.read_table(taxi_env.lake_file("clean", "yellow", "2021-01")).equals(first)
 
     # The raw asset alone (a re-download): validated the same way, nothing kept for a clean step.
-    raw_only = taxi_env.materialize("yellow", "2021-01", selection=AssetSelection.assets(trip_asset_keys(SERVICES["yellow"]).raw))
+    raw_only = taxi_env.materialize(
+        "yellow", "2021-01", selection=AssetSelection.assets(trip_asset_keys(SERVICES["yellow"]).raw)
+    )
     assert raw_only.success
     assert not list(PREPARED_DIR.glob(f"yellow_2021-01.{raw_only.run_id}.*"))
 
@@ -221,7 +237,9 @@ def test_a_prepared_clean_file_is_taken_only_for_the_raw_file_it_was_made_from(t
     with prepared.writing(raw) as (parquet, summary):
         parquet.write_bytes(b"PAR1")
         summary.write_text('{"rows": 1}')
-    assert parquet.name.startswith("test_2021-01.run1.") and parquet.name.count(".") == 3  # the fingerprint is in it
+    assert (
+        parquet.name.startswith("test_2021-01.run1.") and parquet.name.count(".") == 3
+    )  # the fingerprint is in it
 
     assert prepared.take(changed, tmp_path / "dest.parquet") is None
     assert PreparedClean("test_2021-01", "run2").take(raw, tmp_path / "dest.parquet") is None

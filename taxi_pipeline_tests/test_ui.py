@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from taxi_pipeline.partitions import service_partitions
+from taxi_pipeline.partitions import monthly_partitions
+from taxi_pipeline.services import SERVICES
 from taxi_pipeline.targets import counts_agree
 
 from .conftest import REPO, dev_month_counts
+
+pytestmark = pytest.mark.slow  # starts servers or subprocesses of its own (docs/development.md)
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts"
@@ -57,7 +60,7 @@ def test_one_month_launched_by_clicking_in_the_ui_succeeds(dagster_dev, browser)
     page.get_by_text("raw_yellow_trips", exact=True).first.wait_for(timeout=30_000)
     page.get_by_role("button", name="Materialize all").click()
     # The picker's placeholder shows the job's first partition key (yellow: 2009-01).
-    months = page.get_by_placeholder(f"ex: {service_partitions['yellow'].get_partition_keys()[0]}")
+    months = page.get_by_placeholder(f"ex: {monthly_partitions(SERVICES['yellow']).get_partition_keys()[0]}")
     months.fill("2019-02")
     months.press("Enter")
     page.get_by_role("button", name="Launch 1 run").click()
@@ -80,9 +83,23 @@ README_MONTHS = ("2019-03", "2020-01", "2021-01")  # 8, 999 and 22,792 rows: the
 
 def _save_readme_pictures(page, url: str, env: dict, folder: Path) -> None:
     for month in README_MONTHS:
-        subprocess.run([str(Path(sys.executable).with_name("dagster")), "job", "execute", "-m", "taxi_pipeline",
-                        "-j", "yellow_taxi_job", "--tags", f'{{"dagster/partition": "{month}"}}'],
-                       cwd=REPO, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [
+                str(Path(sys.executable).with_name("dagster")),
+                "job",
+                "execute",
+                "-w",
+                str(REPO / "workspace.yaml"),
+                "-j",
+                "yellow_taxi_job",
+                "--tags",
+                f'{{"dagster/partition": "{month}"}}',
+            ],
+            cwd=REPO,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     folder.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": 1600, "height": 1000})
 

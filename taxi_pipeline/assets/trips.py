@@ -1,4 +1,6 @@
-"""One factory builds every service's four assets: raw file → clean parquet → warehouse → Postgres."""
+"""A service's four monthly assets: raw file → clean parquet → warehouse → Postgres.
+
+Built per service by `trip_assets`, which `defs/services.py` calls with the registry's entry."""
 
 import json
 from pathlib import Path
@@ -10,8 +12,8 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetKey,
-    DataVersion,
     AssetsDefinition,
+    DataVersion,
     MetadataValue,
     Output,
     TableColumn,
@@ -21,17 +23,16 @@ from dagster import (
 
 from taxi_pipeline.assets.scratch import PreparedClean, scratch_file
 from taxi_pipeline.cleaning import BadTripFile, CleanResult, write_clean_parquet
-from taxi_pipeline.services import SOURCE_MONTH_COLUMN, TaxiService
-from taxi_pipeline.sources import Source, SourceMonthUnavailable
 from taxi_pipeline.io_managers.bigquery import CLUSTER_BY_KEY
 from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY, LakeUri, stream_parquet
 from taxi_pipeline.io_managers.postgres import PICKUP_COLUMN_KEY, SOURCE_FILE_KEY, VIEW_KEY
 from taxi_pipeline.io_managers.warehouse import PARTITION_EXPR_KEY
-from taxi_pipeline.partitions import month_start, service_partitions
+from taxi_pipeline.partitions import month_start, monthly_partitions
 from taxi_pipeline.policies import DOWNLOAD_POOL, ONE_MONTH_PER_RUN, TRANSIENT_RETRY, permanent
-from taxi_pipeline.resources.environments import warehouse_kind
 from taxi_pipeline.resources.source import SourceFileCorrupt, SourceFileMissing, TaxiSourceResource
+from taxi_pipeline.services import SOURCE_MONTH_COLUMN, TaxiService
+from taxi_pipeline.sources import Source, SourceMonthUnavailable
 
 PASSENGER_COUNT = "passenger_count"
 
@@ -74,11 +75,14 @@ def trip_asset_keys(service: TaxiService) -> TripAssetKeys:
     )
 
 
-def build_trip_assets(service: TaxiService, layout: Source) -> list[AssetsDefinition]:
-    """The raw zone keeps the file as published, so the raw asset's file type is `layout`'s."""
+def trip_assets(service: TaxiService, layout: Source, warehouse_kind: str) -> list[AssetsDefinition]:
+    """The raw zone keeps the file as published, so the raw asset's file type is `layout`'s;
+    `warehouse_kind` (duckdb, bigquery) is the warehouse asset's kind tag in the UI."""
     name = service.name
     keys = trip_asset_keys(service)
-    common = dict(group_name=name, partitions_def=service_partitions[name], backfill_policy=ONE_MONTH_PER_RUN)
+    common = dict(
+        group_name=name, partitions_def=monthly_partitions(service), backfill_policy=ONE_MONTH_PER_RUN
+    )
 
     def prepared_clean(context: AssetExecutionContext) -> PreparedClean:
         """Where the raw step leaves the month's clean parquet for the clean step of its run."""
@@ -89,7 +93,8 @@ def build_trip_assets(service: TaxiService, layout: Source) -> list[AssetsDefini
         io_manager_key="lake_io_manager",
         metadata={LAKE_PATH_KEY: service.raw_path("{month}", layout.suffix), "source": layout.name},
         kinds={layout.suffix.split(".")[1]},
-        description=f"The month's {name} file from the {layout.title}, byte for byte, in the lake's raw zone.",
+        description=f"The month's {name} file from the {layout.title}, byte for byte, "
+        "in the lake's raw zone.",
         retry_policy=TRANSIENT_RETRY,
         pool=DOWNLOAD_POOL,
         **common,
@@ -136,7 +141,9 @@ def build_trip_assets(service: TaxiService, layout: Source) -> list[AssetsDefini
         with scratch_file(".parquet") as staging:
             prepared = prepared_clean(context).take(raw, staging)
             if prepared:
-                context.log.info(f"{label}: the parquet the raw step wrote while reading the file (not parsed twice)")
+                context.log.info(
+                    f"{label}: the parquet the raw step wrote while reading the file (not parsed twice)"
+                )
                 result = CleanResult.from_json(prepared)
                 parsed_by = "the raw step, which read the whole file to validate it"
             else:
@@ -170,7 +177,7 @@ def build_trip_assets(service: TaxiService, layout: Source) -> list[AssetsDefini
             CLUSTER_BY_KEY: service.cluster_by,
             **TableMetadataSet(column_schema=service_table_schema(service)),
         },
-        kinds={warehouse_kind()},
+        kinds={warehouse_kind},
         description=f"Warehouse table {name}_tripdata; a month is replaced by its source_month "
         "(in BigQuery by one load job from the lake into the month's partition).",
         retry_policy=TRANSIENT_RETRY,

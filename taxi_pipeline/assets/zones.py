@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from dagster import AssetIn, MetadataValue, Output, asset
+from dagster import AssetIn, AssetsDefinition, MetadataValue, Output, asset
 
 from taxi_pipeline.assets.scratch import scratch_file
 from taxi_pipeline.assets.trips import table_schema
@@ -16,7 +16,6 @@ from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
 from taxi_pipeline.io_managers.postgres import VIEW_KEY
 from taxi_pipeline.io_managers.warehouse import PANDAS_TYPES
-from taxi_pipeline.resources.environments import warehouse_kind
 from taxi_pipeline.resources.source import TaxiSourceResource
 
 ZONE_SOURCE_PATH = "misc/taxi_zone_lookup.csv"
@@ -44,46 +43,46 @@ def read_zone_lookup(path: Path) -> pa.Table:
     return table.cast(ZONE_SCHEMA)
 
 
-@asset(
-    key_prefix="lake",
-    group_name=GROUP,
-    io_manager_key="lake_io_manager",
-    metadata={LAKE_PATH_KEY: "raw/misc/taxi+_zone_lookup.csv"},
-    kinds={"csv"},
-    description="The zone lookup file as the source serves it.",
-)
-def raw_taxi_zone_lookup(source: TaxiSourceResource) -> Output[Path]:
-    with scratch_file(".csv") as staging:
-        download = source.download(ZONE_SOURCE_PATH, staging)
-        rows = read_zone_lookup(staging).num_rows  # fail here, before the lake, if unreadable
-    return Output(staging, metadata={"url": MetadataValue.url(download.url), "rows": rows})
+def zone_assets(warehouse_kind: str) -> list[AssetsDefinition]:
+    """The lookup in the lake, the warehouse (`warehouse_kind`: its kind tag) and Postgres."""
 
+    @asset(
+        key_prefix="lake",
+        group_name=GROUP,
+        io_manager_key="lake_io_manager",
+        metadata={LAKE_PATH_KEY: "raw/misc/taxi+_zone_lookup.csv"},
+        kinds={"csv"},
+        description="The zone lookup file as the source serves it.",
+    )
+    def raw_taxi_zone_lookup(source: TaxiSourceResource) -> Output[Path]:
+        with scratch_file(".csv") as staging:
+            download = source.download(ZONE_SOURCE_PATH, staging)
+            rows = read_zone_lookup(staging).num_rows  # fail here, before the lake, if unreadable
+        return Output(staging, metadata={"url": MetadataValue.url(download.url), "rows": rows})
 
-@asset(
-    key_prefix="warehouse",
-    group_name=GROUP,
-    ins={"raw": AssetIn(key=raw_taxi_zone_lookup.key)},
-    io_manager_key="warehouse_io_manager",
-    kinds={warehouse_kind()},
-    metadata=dict(TableMetadataSet(column_schema=table_schema(ZONE_SCHEMA))),
-)
-def taxi_zone_lookup(raw: Path) -> pd.DataFrame:
-    """Warehouse table taxi_zone_lookup."""
-    return read_zone_lookup(raw).to_pandas(types_mapper=PANDAS_TYPES.get)
+    @asset(
+        key_prefix="warehouse",
+        group_name=GROUP,
+        ins={"raw": AssetIn(key=raw_taxi_zone_lookup.key)},
+        io_manager_key="warehouse_io_manager",
+        kinds={warehouse_kind},
+        metadata=dict(TableMetadataSet(column_schema=table_schema(ZONE_SCHEMA))),
+    )
+    def taxi_zone_lookup(raw: Path) -> pd.DataFrame:
+        """Warehouse table taxi_zone_lookup."""
+        return read_zone_lookup(raw).to_pandas(types_mapper=PANDAS_TYPES.get)
 
+    @asset(
+        name="taxi_zone_lookup",
+        key_prefix="postgres",
+        group_name=GROUP,
+        ins={"raw": AssetIn(key=raw_taxi_zone_lookup.key)},
+        io_manager_key="postgres_io_manager",
+        kinds={"postgres"},
+        metadata={VIEW_KEY: "taxi_zone_lookup"},
+    )
+    def postgres_taxi_zone_lookup(raw: Path) -> pa.RecordBatchReader:
+        """Postgres table taxi_zone_lookup in ny_taxi."""
+        return pa.RecordBatchReader.from_batches(ZONE_SCHEMA, read_zone_lookup(raw).to_batches())
 
-@asset(
-    name="taxi_zone_lookup",
-    key_prefix="postgres",
-    group_name=GROUP,
-    ins={"raw": AssetIn(key=raw_taxi_zone_lookup.key)},
-    io_manager_key="postgres_io_manager",
-    kinds={"postgres"},
-    metadata={VIEW_KEY: "taxi_zone_lookup"},
-)
-def postgres_taxi_zone_lookup(raw: Path) -> pa.RecordBatchReader:
-    """Postgres table taxi_zone_lookup in ny_taxi."""
-    return pa.RecordBatchReader.from_batches(ZONE_SCHEMA, read_zone_lookup(raw).to_batches())
-
-
-zone_assets = [raw_taxi_zone_lookup, taxi_zone_lookup, postgres_taxi_zone_lookup]
+    return [raw_taxi_zone_lookup, taxi_zone_lookup, postgres_taxi_zone_lookup]

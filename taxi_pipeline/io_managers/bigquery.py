@@ -22,7 +22,12 @@ from dagster import TableSchema
 from dagster_gcp.bigquery.io_manager import BigQueryClient
 from dagster_gcp_pandas import BigQueryPandasIOManager, BigQueryPandasTypeHandler
 
-from taxi_pipeline.io_managers.dagster_internals import DbIOManager, DbTypeHandler, TableMetadataSet, TableSlice
+from taxi_pipeline.io_managers.dagster_internals import (
+    DbIOManager,
+    DbTypeHandler,
+    TableMetadataSet,
+    TableSlice,
+)
 from taxi_pipeline.io_managers.evolution import TableInTheWay
 from taxi_pipeline.io_managers.lake import LakeUri
 from taxi_pipeline.policies import permanent
@@ -64,7 +69,9 @@ def standard_type(field_type: str) -> str:
     return _SAME_TYPE.get(field_type, field_type)
 
 
-def migration_sql(table_id: str, existing: list, wanted: list, partition_field: str, cluster_by: list[str]) -> str:
+def migration_sql(
+    table_id: str, existing: list, wanted: list, partition_field: str, cluster_by: list[str]
+) -> str:
     """Statements that copy an old table into the current layout and put it in its place.
 
     BigQuery cannot change a table's partitioning in place (CREATE OR REPLACE refuses a
@@ -102,7 +109,9 @@ def layout_problems(table, wanted: list, partition_field: str) -> list[str]:
     return problems
 
 
-def ensure_month_table(client, table_id: str, wanted: list, partition_field: str, cluster_by: list[str], log) -> list[str]:
+def ensure_month_table(
+    client, table_id: str, wanted: list, partition_field: str, cluster_by: list[str], log
+) -> list[str]:
     """Create the month-partitioned table, or check the one there; add canonical columns it lacks.
 
     Returns the names of the columns added. Raises TableInTheWay for another layout."""

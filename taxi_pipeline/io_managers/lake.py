@@ -158,6 +158,8 @@ class LakeIOManager(ConfigurableIOManager):
         storage = self.storage()
         if context.dagster_type.typing_type is LakeUri:
             if not storage.exists(relative):
-                raise FileNotFoundError(f"{storage.uri(relative)} is not in the lake: materialize its asset first.")
+                raise FileNotFoundError(
+                    f"{storage.uri(relative)} is not in the lake: materialize its asset first."
+                )
             return LakeUri(storage.uri(relative))
         return storage.get(relative)

@@ -26,7 +26,6 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Optional
 
 import psycopg
 import pyarrow as pa
@@ -39,10 +38,10 @@ from pydantic import Field
 from taxi_pipeline.conform import file_position
 from taxi_pipeline.io_managers.evolution import TableInTheWay, columns_to_add
 from taxi_pipeline.io_managers.postgres_views import ensure_view, relation_columns
-from taxi_pipeline.services import SOURCE_MONTH_COLUMN
 from taxi_pipeline.partitions import month_start
 from taxi_pipeline.policies import permanent
 from taxi_pipeline.resources.postgres import PostgresConfigError, PostgresResource
+from taxi_pipeline.services import SOURCE_MONTH_COLUMN
 
 PG_SCHEMA = "public"
 PICKUP_COLUMN_KEY = "pickup_column"
@@ -109,7 +108,9 @@ def replace_rows(
             where = sql.SQL(" WHERE {} = %s").format(sql.Identifier(SOURCE_MONTH_COLUMN))
             params = [month]
             # One load of a month at a time: a second one waits, then replaces the first's rows.
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s), %s::int)", [table, month.year * 100 + month.month])
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s), %s::int)", [table, month.year * 100 + month.month]
+            )
         else:
             conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(target))
             where, params = sql.SQL(""), []
@@ -124,7 +125,7 @@ class PostgresTableIOManager(ConfigurableIOManager):
     lower-case view the asset's `postgres_view` metadata names in `views_schema`."""
 
     postgres: PostgresResource
-    views_schema: Optional[str] = Field(
+    views_schema: str | None = Field(
         default=DEFAULT_VIEWS_SCHEMA, description="Schema of the lower-case views; empty: no views."
     )
 
@@ -228,7 +229,7 @@ def _copy(conn, target, reader: pa.RecordBatchReader, label: str) -> int:
 
 def _reject_nul_bytes(batch: pa.RecordBatch, offset: int, label: str) -> None:
     """Postgres text cannot hold NUL; name the row and column instead of COPY's bare line."""
-    for field, column in zip(batch.schema, batch.columns):
+    for field, column in zip(batch.schema, batch.columns, strict=True):
         if not pa.types.is_string(field.type):
             continue
         has_nul = pc.match_substring(column, "\x00")
@@ -250,4 +251,5 @@ def _describe_copy_error(err: errors.DataError, label: str) -> str:
     column = re.search(r"column (\w+)", context)
     if column:
         where += f", column {column.group(1)!r}"
-    return f"{where}: Postgres rejected the value: {err.diag.message_primary}. The table keeps its previous rows."
+    rejected = err.diag.message_primary
+    return f"{where}: Postgres rejected the value: {rejected}. The table keeps its previous rows."

@@ -22,7 +22,12 @@ import pyarrow.parquet as pq
 from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 
-from taxi_pipeline.io_managers.dagster_internals import DbIOManager, DbTypeHandler, TableMetadataSet, TableSlice
+from taxi_pipeline.io_managers.dagster_internals import (
+    DbIOManager,
+    DbTypeHandler,
+    TableMetadataSet,
+    TableSlice,
+)
 from taxi_pipeline.io_managers.evolution import TableInTheWay, columns_to_add
 from taxi_pipeline.io_managers.lake import LakeUri
 from taxi_pipeline.policies import permanent
@@ -60,7 +65,9 @@ class DuckDBLakeFileTypeHandler(DbTypeHandler[LakeUri]):
         context.add_output_metadata(dict(_row_count_metadata(context, rows, "duckdb")))
 
     def load_input(self, context, table_slice: TableSlice, connection) -> LakeUri:
-        raise NotImplementedError("Read a trip month from the lake (its clean parquet), not from the warehouse.")
+        raise NotImplementedError(
+            "Read a trip month from the lake (its clean parquet), not from the warehouse."
+        )
 
     @property
     def supported_types(self):

@@ -2,7 +2,6 @@
 
 import json
 import urllib.request
-from typing import Optional
 
 from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field
@@ -11,7 +10,7 @@ from pydantic import Field
 class AlertWebhookResource(ConfigurableResource):
     """`TAXI_ALERT_WEBHOOK_URL` receives `{"text": ...}` posts; unset means log only."""
 
-    url: Optional[str] = Field(default=None, description="TAXI_ALERT_WEBHOOK_URL")
+    url: str | None = Field(default=None, description="TAXI_ALERT_WEBHOOK_URL")
     ui_url: str = Field(default="http://localhost:3000", description="TAXI_UI_URL, for run links")
 
     def run_link(self, run_id: str) -> str:

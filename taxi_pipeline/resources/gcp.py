@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
@@ -25,10 +25,10 @@ class GcpCredentialsError(Exception):
 class GcpCredentialsResource(ConfigurableResource):
     """Service-account key (path or JSON) or application-default credentials."""
 
-    credentials: Optional[str] = Field(
+    credentials: str | None = Field(
         default=None, description="GCP_CREDENTIALS: key file path or key JSON; None for ADC."
     )
-    project: Optional[str] = Field(default=None, description="GCP_PROJECT")
+    project: str | None = Field(default=None, description="GCP_PROJECT")
 
     _loaded: Any = PrivateAttr(default=None)
 

@@ -11,7 +11,6 @@ import contextlib
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional
 
 import psycopg
 from dagster import ConfigurableResource, get_dagster_logger
@@ -33,13 +32,13 @@ _CONFIG_ERRORS = ("password authentication failed", "no password supplied", "doe
 class PostgresResource(ConfigurableResource):
     """Connection settings for the `ny_taxi` database (the `TAXI_PG_*` variables)."""
 
-    host: Optional[str] = Field(default=None, description="None: start an embedded server.")
+    host: str | None = Field(default=None, description="None: start an embedded server.")
     port: int = 5432
     user: str = "postgres"
-    password: Optional[str] = Field(default=None, description="Set through EnvVar only.")
+    password: str | None = Field(default=None, description="Set through EnvVar only.")
     database: str = "ny_taxi"
     sslmode: str = "prefer"
-    embedded_data_dir: Optional[str] = Field(
+    embedded_data_dir: str | None = Field(
         default=None, description="Where the embedded server keeps its data."
     )
 

@@ -115,7 +115,9 @@ class TaxiSourceResource(ConfigurableResource):
                     return None
                 raise
             time.sleep((2**attempt) * (0.5 + random.random()) * self.backoff_seconds)
-        raise TransientSourceError(f"{url}: the server stayed busy (HTTP {busy}) after {HEAD_ATTEMPTS} attempts.")
+        raise TransientSourceError(
+            f"{url}: the server stayed busy (HTTP {busy}) after {HEAD_ATTEMPTS} attempts."
+        )
 
     def download_month(self, service: TaxiService, month: str, dest: Path) -> Download:
         """The month's file, as published; SourceMonthUnavailable (one line) if the source

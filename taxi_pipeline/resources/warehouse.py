@@ -11,9 +11,9 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from taxi_pipeline.services import SOURCE_MONTH_COLUMN
 from taxi_pipeline.partitions import month_start
 from taxi_pipeline.resources.gcp import GcpCredentialsResource
+from taxi_pipeline.services import SOURCE_MONTH_COLUMN
 
 
 class WarehouseResource(ConfigurableResource):

@@ -1,4 +1,4 @@
-"""Asset checks per service, run with each materialization and shown in the UI.
+"""A service's asset checks, run with each materialization and shown in the UI.
 
 ERROR checks on the clean parquet are blocking: a month that fails them never reaches
 the warehouse or Postgres. WARN checks flag what real months do contain (pickups from
@@ -12,20 +12,20 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from dagster import (
     AssetCheckExecutionContext,
-    PreviewWarning,
     AssetCheckResult,
-    AssetCheckSeverity,
     AssetChecksDefinition,
+    AssetCheckSeverity,
     AssetIn,
+    PreviewWarning,
     asset_check,
 )
 
 from taxi_pipeline.assets.trips import trip_asset_keys
 from taxi_pipeline.materializations import recorded_rows
-from taxi_pipeline.services import SERVICES, TaxiService
-from taxi_pipeline.partitions import service_partitions
+from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.resources.postgres import PostgresResource
 from taxi_pipeline.resources.warehouse import WarehouseResource
+from taxi_pipeline.services import TaxiService
 from taxi_pipeline.targets import counts_agree, parquet_rows, postgres_month_rows
 
 # Partitioned asset checks are a preview feature in Dagster 1.13; we rely on them so each
@@ -67,13 +67,13 @@ def _share_warning(name: str, rows: int, count: int, threshold: float) -> AssetC
     )
 
 
-def build_trip_checks(service: TaxiService) -> list[AssetChecksDefinition]:
+def trip_checks(service: TaxiService) -> list[AssetChecksDefinition]:
     keys = trip_asset_keys(service)
-    monthly_partitions = service_partitions[service.name]
+    months = monthly_partitions(service)
     checks = []
 
     @asset_check(asset=keys.clean, name="schema_is_canonical", blocking=True,
-                 partitions_def=monthly_partitions)
+                 partitions_def=months)
     def schema_is_canonical(clean: Path) -> AssetCheckResult:
         """The stored parquet has exactly the service's canonical schema."""
         stored = pq.read_schema(clean).remove_metadata()
@@ -86,16 +86,16 @@ def build_trip_checks(service: TaxiService) -> list[AssetChecksDefinition]:
         )
 
     @asset_check(asset=keys.clean, name="pickup_never_null", blocking=True,
-                 partitions_def=monthly_partitions)
+                 partitions_def=months)
     def pickup_never_null(clean: Path) -> AssetCheckResult:
         """Every trip has a pickup time."""
         _, nulls = _count_flagged(clean, service.pickup_column, pc.is_null)
         return AssetCheckResult(passed=nulls == 0, metadata={"null_pickups": nulls})
 
-    @asset_check(asset=keys.clean, name="pickups_in_month", partitions_def=monthly_partitions)
+    @asset_check(asset=keys.clean, name="pickups_in_month", partitions_def=months)
     def pickups_in_month(context: AssetCheckExecutionContext, clean: Path) -> AssetCheckResult:
         """Warns when more than 1% of pickups fall outside the file's month."""
-        start, end = _month_bounds(monthly_partitions, context.partition_key)
+        start, end = _month_bounds(months, context.partition_key)
         rows, outside = _count_flagged(
             clean,
             service.pickup_column,
@@ -108,7 +108,7 @@ def build_trip_checks(service: TaxiService) -> list[AssetChecksDefinition]:
     if TOTAL_AMOUNT in service.schema.names:
 
         @asset_check(asset=keys.clean, name="negative_total_amount",
-                     partitions_def=monthly_partitions)
+                     partitions_def=months)
         def negative_total_amount(clean: Path) -> AssetCheckResult:
             """Warns when more than 2% of trips have a negative total_amount."""
             rows, negative = _count_flagged(clean, TOTAL_AMOUNT, lambda totals: pc.less(totals, 0))
@@ -121,7 +121,7 @@ def build_trip_checks(service: TaxiService) -> list[AssetChecksDefinition]:
         name="rows_reconcile",
         additional_ins={"clean": AssetIn(keys.clean)},
         additional_deps=[keys.raw, keys.warehouse],
-        partitions_def=monthly_partitions,
+        partitions_def=months,
     )
     def rows_reconcile(
         context: AssetCheckExecutionContext,
@@ -147,5 +147,3 @@ def build_trip_checks(service: TaxiService) -> list[AssetChecksDefinition]:
     checks.append(rows_reconcile)
     return checks
 
-
-all_checks = [check for service in SERVICES.values() for check in build_trip_checks(service)]

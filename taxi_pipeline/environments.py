@@ -1,4 +1,8 @@
-"""The one place that maps TAXI_PIPELINE_ENV to resources and IO managers.
+"""The wiring: TAXI_PIPELINE_ENV -> the resources and IO managers of that deployment.
+
+It sits above `resources/` and `io_managers/` (it imports them; they never import it),
+and only the definitions (`defs/`) import it. Nothing here runs on import: an
+environment's resources are built when the definitions ask for them.
 
 Settings are read from the environment: values that have defaults are resolved when the
 definitions load; secrets go through `EnvVar`, so Dagster resolves them at run time and
@@ -8,6 +12,8 @@ shows only the variable's name in the UI.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -119,23 +125,32 @@ def gcp_resources() -> dict[str, Any]:
     }
 
 
-ENVIRONMENTS = {"local": local_resources, "gcp": gcp_resources}
-WAREHOUSE_KINDS = {"local": "duckdb", "gcp": "bigquery"}
+@dataclass(frozen=True)
+class Environment:
+    """A deployment's targets: the resources it wires and its warehouse engine."""
+
+    name: str
+    warehouse_kind: str
+    """The warehouse assets' kind tag in the UI."""
+    resources: Callable[[], dict[str, Any]]
 
 
-def environment_name() -> str:
-    return os.environ.get("TAXI_PIPELINE_ENV") or DEFAULT_ENV
+ENVIRONMENTS = {
+    "local": Environment("local", "duckdb", local_resources),
+    "gcp": Environment("gcp", "bigquery", gcp_resources),
+}
 
 
-def warehouse_kind() -> str:
-    """The warehouse engine's kind tag for the UI: duckdb locally, bigquery on GCP."""
-    return WAREHOUSE_KINDS.get(environment_name(), "duckdb")
-
-
-def resources_for_environment(name: str | None = None) -> dict[str, Any]:
-    name = name or environment_name()
+def current_environment(name: str | None = None) -> Environment:
+    """The environment `name` (default: TAXI_PIPELINE_ENV, else local); its resources are
+    built only when asked for."""
+    name = name or os.environ.get("TAXI_PIPELINE_ENV") or DEFAULT_ENV
     if name not in ENVIRONMENTS:
         raise ValueError(
             f"TAXI_PIPELINE_ENV={name!r} is not available; choose one of {sorted(ENVIRONMENTS)}."
         )
-    return ENVIRONMENTS[name]()
+    return ENVIRONMENTS[name]
+
+
+def resources_for_environment(name: str | None = None) -> dict[str, Any]:
+    return current_environment(name).resources()
