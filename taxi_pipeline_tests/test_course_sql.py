@@ -60,7 +60,9 @@ def test_course_style_sql_runs_unchanged_on_postgres_views_tables_and_the_wareho
     rows = taxi_env.mirror.rows("yellow", MONTH)
 
     # dbt staging through the view: lower-case unquoted names, the course's casts.
-    summary = f"select count(*), sum(total_amount), sum(pickup_locationid), min(pickup_datetime) from ({STAGING}) s"
+    summary = (
+        f"select count(*), sum(total_amount), sum(pickup_locationid), min(pickup_datetime) from ({STAGING}) s"
+    )
     pg = taxi_env.pg(summary)
     duck = taxi_env.warehouse(summary)
     table = taxi_env.pg('SELECT count(*), sum(CAST("total_amount" AS numeric)), sum("PULocationID"), '
@@ -77,30 +79,35 @@ def test_course_style_sql_runs_unchanged_on_postgres_views_tables_and_the_wareho
     assert [(z, n, float(r)) for z, n, r in week1_pg] == [(z, n, float(r)) for z, n, r in week1_duck]
 
     # The zone lookup has its lower-case view too (the course's dim_zones reads locationid, zone).
-    assert taxi_env.pg("select zone from trips_data_all.taxi_zone_lookup where locationid = 1") == [("Newark Airport",)]
+    assert taxi_env.pg("select zone from trips_data_all.taxi_zone_lookup where locationid = 1") == [
+        ("Newark Airport",)
+    ]
 
     # dbt_utils.generate_surrogate_key: the same keys in Postgres (view), DuckDB and Python.
-    clean = pq.read_table(taxi_env.lake_file("clean", "yellow", MONTH), columns=["VendorID", "tpep_pickup_datetime"])
+    clean = pq.read_table(
+        taxi_env.lake_file("clean", "yellow", MONTH), columns=["VendorID", "tpep_pickup_datetime"]
+    )
     null = "_dbt_utils_surrogate_key_null_"
     expected = Counter(
         hashlib.md5(f"{null if v is None else v}-{null if t is None else t}".encode()).hexdigest()
-        for v, t in zip(clean.column(0).to_pylist(), clean.column(1).to_pylist())
+        for v, t in zip(clean.column(0).to_pylist(), clean.column(1).to_pylist(), strict=True)
     )
     assert Counter(k for (k,) in taxi_env.pg(SURROGATE_KEY)) == expected
     assert Counter(k for (k,) in taxi_env.warehouse(SURROGATE_KEY)) == expected
     assert sum(expected.values()) == rows
 
 
-def readme_queries(target: str) -> list[str]:
-    """The README's example queries for a target: ```sql blocks starting `-- <target>:`."""
-    blocks = re.findall(r"```sql\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+def documented_queries(target: str) -> list[str]:
+    """The docs' example queries for a target (docs/querying.md, linked from the README):
+    ```sql blocks starting `-- <target>:`."""
+    blocks = re.findall(r"```sql\n(.*?)```", (REPO / "docs" / "querying.md").read_text(), re.S)
     return [b for b in blocks if b.startswith(f"-- {target}:")]
 
 
-def test_the_readme_example_queries_run_as_written(taxi_env):
+def test_the_documented_example_queries_run_as_written(taxi_env):
     """Those of "Querying the data", on the demo's course month."""
     _load(taxi_env, ("yellow", MONTH), ("zones", None))
-    postgres, duck = readme_queries("postgres"), readme_queries("duckdb")
+    postgres, duck = documented_queries("postgres"), documented_queries("duckdb")
     assert len(postgres) == len(duck) == 3
     for query in postgres:
         assert taxi_env.pg(query), query
@@ -131,8 +138,15 @@ def test_the_view_follows_a_table_that_gained_a_column_and_views_built_on_it_sur
     assert after == [c.lower() for c in _table_columns(taxi_env, "fhv_taxi_trips")]
     assert taxi_env.pg("select count(affiliated_base_number) from trips_data_all.fhv_tripdata") == \
         taxi_env.pg('SELECT count("Affiliated_base_number") FROM fhv_taxi_trips')
-    assert taxi_env.pg("select count(*) from trips_data_all.fhv_tripdata where affiliated_base_number is not null")[0][0] > 0
-    stg = taxi_env.pg("select count(*) from dbt_learner.stg_fhv_tripdata where pickup_datetime >= '2019-02-01'")
+    assert (
+        taxi_env.pg(
+            "select count(*) from trips_data_all.fhv_tripdata where affiliated_base_number is not null"
+        )[0][0]
+        > 0
+    )
+    stg = taxi_env.pg(
+        "select count(*) from dbt_learner.stg_fhv_tripdata where pickup_datetime >= '2019-02-01'"
+    )
     assert stg == [taxi_env.pg_month("fhv", "2019-02")]
 
 
@@ -144,7 +158,9 @@ def test_a_relation_of_someone_else_where_a_view_goes_stops_the_load_at_once(tax
 
     assert not result.success and taxi_env.retries(result) == 0
     [message] = taxi_env.failures(result)
-    assert message.startswith("Postgres table trips_data_all.green_tripdata exists but was not created by taxi_pipeline")
+    assert message.startswith(
+        "Postgres table trips_data_all.green_tripdata exists but was not created by taxi_pipeline"
+    )
     assert "TAXI_PG_VIEWS_SCHEMA" in message
     # Nothing half-made: the trip table's creation rolled back with the view's.
     assert taxi_env.pg("SELECT to_regclass('public.green_taxi_trips')") == [(None,)]
@@ -156,7 +172,9 @@ def test_the_views_schema_is_configurable_and_can_be_turned_off(taxi_env, monkey
     monkeypatch.setenv("TAXI_PG_VIEWS_SCHEMA", "course_sources")
     taxi_env.resources = resources_with_postgres(postgres)
     _load(taxi_env, ("green", "2019-01"))
-    assert taxi_env.pg("select count(*) from course_sources.green_tripdata") == [taxi_env.pg_month("green", "2019-01")]
+    assert taxi_env.pg("select count(*) from course_sources.green_tripdata") == [
+        taxi_env.pg_month("green", "2019-01")
+    ]
 
     monkeypatch.setenv("TAXI_PG_VIEWS_SCHEMA", "")
     taxi_env.resources = resources_with_postgres(postgres)
