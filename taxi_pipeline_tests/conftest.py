@@ -367,7 +367,8 @@ def _kill_processes_of(dagster_home: Path) -> None:
 
 @pytest.fixture
 def dagster_dev(tmp_path, http_mirror, embedded_postgres_dir):
-    """`dagster dev` on a free port, its instance and the data in the session's PostgreSQL."""
+    """`dg dev` (the README's command: `dagster dev` on the dg project) on a free port, its
+    instance and the data in the session's PostgreSQL."""
     socket_dir = embedded_postgres_dir  # the embedded server listens on a socket there
     run = os.urandom(4).hex()
     instance_db, data_db = f"dagster_{run}", f"ny_taxi_{run}"
@@ -397,18 +398,18 @@ concurrency:
         "TAXI_SOURCE_URL": http_mirror.url,
         "TAXI_PG_HOST": str(socket_dir),
         "TAXI_PG_DB": data_db,
+        "VIRTUAL_ENV": str(Path(sys.executable).parent.parent),  # the project's venv, as if activated
     }
-    log = open(tmp_path / "dagster_dev.log", "wb")  # noqa: SIM115 - open while dagster dev runs
+    log = open(tmp_path / "dagster_dev.log", "wb")  # noqa: SIM115 - open while dg dev runs
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster")), "dev", "-w", str(REPO / "workspace.yaml"),
-         "-h", "127.0.0.1", "-p", str(port)],
+        [str(Path(sys.executable).with_name("dg")), "dev", "--host", "127.0.0.1", "--port", str(port)],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
         assert process.poll() is None, (tmp_path / "dagster_dev.log").read_text()[-3000:]
-        assert time.monotonic() < deadline, "dagster dev did not start"
+        assert time.monotonic() < deadline, "dg dev did not start"
         try:
             urllib.request.urlopen(f"{url}/server_info", timeout=2)
             break
