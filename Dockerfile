@@ -29,8 +29,12 @@ COPY pyproject.toml README.md ./
 COPY taxi_pipeline ./taxi_pipeline
 # Editable: the code location loads taxi_pipeline/defs/ through pyproject.toml's [tool.dg],
 # found beside the package (load_from_defs_folder walks up from taxi_pipeline/).
+# The dbt project's manifest is made here (dbt deps from the local package + dbt parse, no
+# network), and runs write their dbt artifacts under dbt_project/target as uid 10001.
 RUN pip install --no-cache-dir --no-deps --no-build-isolation -e . \
+    && python -c "from taxi_pipeline.defs.transform import dbt_project; dbt_project()" \
     && useradd --create-home --uid 10001 --user-group dagster \
+    && chown -R dagster:dagster taxi_pipeline/dbt_project \
     && mkdir -p /opt/dagster/dagster_home \
     && chown dagster:dagster /opt/dagster/dagster_home
 

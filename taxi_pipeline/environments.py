@@ -24,6 +24,7 @@ from taxi_pipeline.io_managers.lake import LakeIOManager
 from taxi_pipeline.io_managers.postgres import DEFAULT_VIEWS_SCHEMA, PostgresTableIOManager
 from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA, WarehouseIOManager
 from taxi_pipeline.resources.alerts import AlertWebhookResource
+from taxi_pipeline.resources.dbt import TaxiDbtResource
 from taxi_pipeline.resources.gcp import GcpCredentialsResource
 from taxi_pipeline.resources.postgres import PostgresResource
 from taxi_pipeline.resources.source import TaxiSourceResource
@@ -33,6 +34,7 @@ from taxi_pipeline.sources import current_source
 DEFAULT_ENV = "local"
 DEFAULT_DATA_DIR = "taxi_data"
 DEFAULT_WAREHOUSE_FILE = "warehouse.duckdb"
+DEFAULT_MODELS_SCHEMA = "taxi_models"
 """Inside TAXI_DATA_DIR unless TAXI_WAREHOUSE_FILE is absolute. DuckDB names the database
 after the file (`warehouse`): that is what dbt's `database` (DBT_DATABASE) must say."""
 # DuckDB keeps what a transaction inserts in its buffer pool up to its memory limit (80%
@@ -46,6 +48,11 @@ WAREHOUSE_DUCKDB_CONFIG = {"memory_limit": "128MB", "threads": 2, "preserve_inse
 def _env(name: str, default: Any = None, cast=EnvVar) -> Any:
     """`EnvVar(name)` when the variable is set, else the default."""
     return cast(name) if os.environ.get(name) else default
+
+
+def models_schema() -> str:
+    """Where the dbt models go: apart from the trip tables, so no model replaces one."""
+    return os.environ.get("TAXI_MODELS_SCHEMA") or DEFAULT_MODELS_SCHEMA
 
 
 def data_dir() -> Path:
@@ -96,6 +103,11 @@ def local_resources() -> dict[str, Any]:
             database=database, schema=schema, connection_config=WAREHOUSE_DUCKDB_CONFIG
         ),
         "warehouse": DuckDBWarehouse(database=database, dataset=schema),
+        # DuckDB names the catalog after the file: that is the dbt sources' database.
+        "dbt": TaxiDbtResource(
+            target="duckdb", database=database, source_database=Path(database).stem, source_schema=schema,
+            models_schema=models_schema(),
+        ),
     }
 
 
@@ -122,6 +134,11 @@ def gcp_resources() -> dict[str, Any]:
             project=EnvVar("GCP_PROJECT"), dataset=dataset, location=location, gcp=gcp
         ),
         "warehouse": BigQueryWarehouse(gcp=gcp, dataset=dataset, location=location),
+        "dbt": TaxiDbtResource(
+            target="bigquery", database=EnvVar("GCP_PROJECT"), source_database=EnvVar("GCP_PROJECT"),
+            source_schema=dataset, models_schema=models_schema(), location=location,
+            credentials=_env("GCP_CREDENTIALS"),
+        ),
     }
 
 

@@ -59,6 +59,20 @@ def test_zone_lookup_assets_are_unpartitioned(defs):
         assert graph.get(AssetKey.from_user_string(key)).partitions_def is None
 
 
+def test_the_dbt_models_follow_the_warehouse_tables_and_fact_trips_is_monthly(defs):
+    graph = defs.resolve_asset_graph()
+    fact = graph.get(AssetKey(["models", "fact_trips"]))
+    assert fact.partitions_def == monthly_partitions(SERVICES["yellow"])
+    assert graph.get(AssetKey(["models", "stg_green_tripdata"])).parent_keys == {
+        AssetKey(["warehouse", "green_tripdata"])
+    }
+    zones = graph.get(AssetKey(["models", "dim_zones"]))
+    assert zones.parent_keys == {AssetKey(["warehouse", "taxi_zone_lookup"])}
+    revenue = graph.get(AssetKey(["models", "dm_monthly_zone_revenue"]))
+    assert AssetKey(["models", "fact_trips"]) in revenue.parent_keys
+    assert defs.resolve_job_def("trip_models_job").partitions_def == monthly_partitions(SERVICES["yellow"])
+
+
 @pytest.mark.parametrize("service", sorted(FIRST_MONTHS))
 def test_one_monthly_job_per_service(defs, service):
     assert defs.resolve_job_def(f"{service}_taxi_job").partitions_def == monthly_partitions(SERVICES[service])
@@ -67,14 +81,16 @@ def test_one_monthly_job_per_service(defs, service):
 def test_the_location_has_every_check_schedule_sensor_and_resource(defs):
     graph = defs.resolve_asset_graph()
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
-    assert len(checks) == 18  # 4 per service + negative_total_amount for yellow and green
+    pipeline_checks = {c for c in checks if not c[0].startswith("models/")}
+    assert len(pipeline_checks) == 18  # 4 per service + negative_total_amount for yellow and green
+    assert ("models/fact_trips", "not_null_fact_trips_tripid") in checks  # dbt's tests
     assert ("postgres/fhvhv_taxi_trips", "rows_reconcile") in checks
     assert ("lake/clean_yellow_trips", "negative_total_amount") in checks
     assert ("lake/clean_fhv_trips", "negative_total_amount") not in checks
     assert sorted(s.name for s in defs.schedules) == sorted(f"{s}_monthly_schedule" for s in SERVICES)
     assert sorted(s.name for s in defs.sensors) == ["alert_on_run_failure", "tlc_source_sensor"]
-    assert set(defs.resources) == {"alerts", "lake_io_manager", "postgres", "postgres_io_manager", "source",
-                                   "warehouse", "warehouse_io_manager"}
+    assert set(defs.resources) == {"alerts", "dbt", "lake_io_manager", "postgres", "postgres_io_manager",
+                                   "source", "warehouse", "warehouse_io_manager"}
 
 
 def test_unknown_environment_is_a_clear_error(monkeypatch):

@@ -1,0 +1,125 @@
+"""The course's dbt models as assets downstream of the warehouse tables (dagster-dbt).
+
+`fact_trips` is partitioned by month like the trip tables (from yellow's first month,
+2009-01): a month's run passes its time window to dbt (`start_month`, `end_month`) and
+the incremental model replaces exactly that month (a backfill passes its whole range in
+one dbt run). The staging views, `dim_zones` and the marts are unpartitioned: a view is
+built once, a mart is an aggregate over the whole fact table. dbt's tests are the assets'
+checks. The sources map onto the pipeline's assets through their `meta.dagster.asset_key`
+(models/staging/sources.yml), so the lineage runs from the raw file to the mart.
+"""
+
+import json
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSelection,
+    BackfillPolicy,
+    Definitions,
+    define_asset_job,
+    definitions,
+)
+from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
+
+from taxi_pipeline.partitions import monthly_partitions
+from taxi_pipeline.resources.dbt import DBT_PROJECT_DIR, TaxiDbtResource
+from taxi_pipeline.services import SERVICES
+
+GROUP = "models"
+MONTHLY_MODELS = "fact_trips"
+"""The incremental models: replaced a month (or a backfill's range of months) at a time."""
+FACT_INPUTS = ("stg_yellow_tripdata", "stg_green_tripdata", "dim_zones")
+"""What fact_trips reads: its month's job builds them first (a view is cheap to replace)."""
+BUILD_FLAGS = ["--indirect-selection", "buildable"]
+"""A test runs with the models it tests once they all exist: fact_trips' relationship to
+dim_zones with fact_trips, not when dim_zones alone is built (dbt's default would run it
+against a fact table that may not exist yet)."""
+
+
+class TaxiDbtTranslator(DagsterDbtTranslator):
+    """Models are `models/<name>` in the `models` group; sources keep the pipeline's keys
+    from their meta (warehouse/yellow_tripdata, ...)."""
+
+    def get_asset_key(self, dbt_resource_props) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)
+        return AssetKey([GROUP, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props) -> str:
+        return GROUP
+
+
+def dbt_project() -> DbtProject:
+    """The shipped project; its manifest is made (`dbt deps` + `dbt parse`, no network) when
+    missing or under `dagster dev`/`dg dev`. The image makes it when it is built."""
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    if not project.manifest_path.exists():
+        project.preparer.prepare(project)
+    else:
+        project.prepare_if_dev()
+    return project
+
+
+def model_definitions(project: DbtProject) -> Definitions:
+    months = monthly_partitions(SERVICES["yellow"])
+    translator = TaxiDbtTranslator()
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        select=MONTHLY_MODELS,
+        name="monthly_models",
+        partitions_def=months,
+        backfill_policy=BackfillPolicy.single_run(),
+        dagster_dbt_translator=translator,
+        project=project,
+    )
+    def monthly_models(context: AssetExecutionContext, dbt: TaxiDbtResource):
+        window = context.partition_time_window
+        month_vars = {"start_month": f"{window.start:%Y-%m-%d}", "end_month": f"{window.end:%Y-%m-%d}"}
+        context.log.info(f"dbt: months {month_vars['start_month']} up to {month_vars['end_month']}")
+        yield from dbt.stream(["build", *BUILD_FLAGS, "--vars", json.dumps(month_vars)], context=context)
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        exclude=MONTHLY_MODELS,
+        name="models",
+        dagster_dbt_translator=translator,
+        project=project,
+    )
+    def models(context: AssetExecutionContext, dbt: TaxiDbtResource):
+        yield from dbt.stream(["build", *BUILD_FLAGS], context=context)
+
+    return Definitions(
+        assets=[monthly_models, models],
+        jobs=[
+            define_asset_job(
+                "trip_models_job",
+                selection=AssetSelection.assets(monthly_models) | _models(*FACT_INPUTS),
+                partitions_def=months,
+                description="One month (or a range) of fact_trips, with the views and dim_zones it "
+                "reads (unpartitioned: built once per run); dbt replaces exactly those months.",
+            ),
+            define_asset_job(
+                "models_job",
+                selection=_models(*FACT_INPUTS, "dm_monthly_zone_revenue"),
+                description="The course's revenue mart over fact_trips (and the views and dims it needs).",
+            ),
+            define_asset_job(
+                "fhv_models_job",
+                selection=_models(
+                    "stg_fhv_tripdata", "stg_fhvhv_tripdata", "dim_zones", "dm_monthly_fhv_zone_trips"
+                ),
+                description="The for-hire services' staging views and monthly zone mart.",
+            ),
+        ],
+    )
+
+
+def _models(*names: str) -> AssetSelection:
+    return AssetSelection.assets(*(AssetKey([GROUP, name]) for name in names))
+
+
+@definitions
+def defs() -> Definitions:
+    return model_definitions(dbt_project())

@@ -1,0 +1,127 @@
+"""The course's dbt models as Dagster assets (defs/transform.py) on the embedded default:
+real dbt (dbt-core + dbt-duckdb in the project's environment) on the real DuckDB warehouse
+the pipeline loaded, months from the bundled course mirror over a real HTTP server."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import pytest
+from dagster import AssetKey, Definitions, materialize
+
+from taxi_pipeline.defs.transform import dbt_project, model_definitions
+from taxi_pipeline_tests.definitions import assets_for
+
+pytestmark = pytest.mark.slow  # dbt subprocesses
+
+MODELS = "taxi_models"
+UPSTREAM = [AssetKey(["models", name]) for name in ("stg_yellow_tripdata", "stg_green_tripdata", "dim_zones")]
+FACT = AssetKey(["models", "fact_trips"])
+REVENUE = AssetKey(["models", "dm_monthly_zone_revenue"])
+
+# The course's revenue mart, computed straight from the pipeline's warehouse tables: one trip
+# per (vendor, pickup time) within a file's month, both zones known, grouped by pickup zone,
+# pickup month and service.
+INDEPENDENT_REVENUE = """
+with trips as (
+    select 'Yellow' as service_type, vendorid, tpep_pickup_datetime as pickup, pulocationid, dolocationid,
+           total_amount, source_month,
+           row_number() over (partition by source_month, vendorid, tpep_pickup_datetime
+               order by tpep_dropoff_datetime, pulocationid, dolocationid, total_amount, fare_amount) as rn
+    from trips_data_all.yellow_tripdata where vendorid is not null
+    union all
+    select 'Green', vendorid, lpep_pickup_datetime, pulocationid, dolocationid, total_amount, source_month,
+           row_number() over (partition by source_month, vendorid, lpep_pickup_datetime
+               order by lpep_dropoff_datetime, pulocationid, dolocationid, total_amount, fare_amount)
+    from trips_data_all.green_tripdata where vendorid is not null
+)
+select pz.zone, date_trunc('month', pickup), service_type, count(*),
+       round(sum(cast(total_amount as decimal(18, 3))), 2)
+from trips
+join trips_data_all.taxi_zone_lookup pz on pz.locationid = trips.pulocationid and pz.borough != 'Unknown'
+join trips_data_all.taxi_zone_lookup dz on dz.locationid = trips.dolocationid and dz.borough != 'Unknown'
+where rn = 1
+group by 1, 2, 3 order by 1, 2, 3
+"""
+MART = f"""
+select revenue_zone, revenue_month, service_type, total_monthly_trips,
+       round(revenue_monthly_total_amount, 2)
+from {MODELS}.dm_monthly_zone_revenue order by 1, 2, 3
+"""
+
+
+@pytest.fixture(scope="module")
+def models():
+    return list(model_definitions(dbt_project()).assets)
+
+
+def _build(taxi_env, models, selection, month=None, **kwargs):
+    return materialize([*assets_for(taxi_env.source), *models], selection=selection, partition_key=month,
+                       resources=taxi_env.resources, **kwargs)
+
+
+def _load(taxi_env, month):
+    """The month of yellow and green, then the models' two jobs as a user runs them."""
+    for service in ("yellow", "green"):
+        assert taxi_env.materialize(service, month).success
+    defs = Definitions.merge(model_definitions(dbt_project()), Definitions(resources=taxi_env.resources))
+    assert defs.resolve_job_def("trip_models_job").execute_in_process(partition_key=month).success
+    assert defs.resolve_job_def("models_job").execute_in_process().success
+
+
+def _write(taxi_env, sql: str):
+    with duckdb.connect(taxi_env.resources["warehouse_io_manager"].database) as con:
+        con.execute(sql)
+
+
+def test_a_month_of_models_equals_independent_sql_and_later_months_leave_it_alone(taxi_env, models):
+    assert taxi_env.materialize("zones").success
+    for service in ("yellow", "green"):
+        assert taxi_env.materialize(service, "2020-01").success
+    result = _build(taxi_env, models, UPSTREAM)
+    assert result.success
+    first = _build(taxi_env, models, [FACT], "2020-01")
+    assert first.success
+    checks = {e.check_name: e.passed for e in first.get_asset_check_evaluations()}
+    assert checks and all(checks.values()), checks  # dbt's tests, as the fact's checks
+    assert _build(taxi_env, models, [REVENUE]).success
+
+    mart = taxi_env.warehouse(MART)
+    assert mart == taxi_env.warehouse(INDEPENDENT_REVENUE)
+    trips = sum(row[3] for row in mart)
+    assert trips == taxi_env.warehouse(f"select count(*) from {MODELS}.fact_trips")[0][0] > 400
+
+    # Re-running the month changes no row.
+    assert _build(taxi_env, models, [FACT], "2020-01").success
+    assert _build(taxi_env, models, [REVENUE]).success
+    assert taxi_env.warehouse(MART) == mart
+
+    # A marker on one 2020-01 row: the next month's run must neither read nor rewrite it.
+    _write(taxi_env, f"update {MODELS}.fact_trips set fare_amount = -4242 "
+                     f"where tripid = (select min(tripid) from {MODELS}.fact_trips)")
+    january = f"select * from {MODELS}.fact_trips where source_month = '2020-01-01' order by tripid"
+    before = taxi_env.warehouse(january)
+    _load(taxi_env, "2020-02")
+    after = taxi_env.warehouse(january)
+    assert after == before  # 2020-01 untouched, marker included
+    months = dict(taxi_env.warehouse(f"select source_month, count(*) from {MODELS}.fact_trips group by 1"))
+    assert set(months) == {datetime(2020, 1, 1), datetime(2020, 2, 1)}
+    both_months = sum(row[3] for row in taxi_env.warehouse(INDEPENDENT_REVENUE))
+    assert months[datetime(2020, 2, 1)] == both_months - trips
+
+
+def test_a_failing_dbt_test_fails_its_check(taxi_env, models):
+    assert taxi_env.materialize("zones").success
+    for service in ("yellow", "green"):
+        assert taxi_env.materialize(service, "2020-01").success
+    assert _build(taxi_env, models, UPSTREAM).success
+    assert _build(taxi_env, models, [FACT], "2020-01").success
+    _write(taxi_env, f"update {MODELS}.fact_trips set service_type = 'Blue' "
+                     f"where tripid = (select min(tripid) from {MODELS}.fact_trips)")
+
+    result = _build(taxi_env, models, [FACT], "2020-02", raise_on_error=False)
+
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["accepted_values_fact_trips_service_type__Yellow__Green"] is False
+    assert checks["not_null_fact_trips_tripid"] is True
