@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime
@@ -28,7 +27,7 @@ from pathlib import Path
 import duckdb
 
 from taxi_pipeline.cleaning import write_clean_parquet
-from taxi_pipeline.resources.dbt import DBT_PROJECT_DIR, TaxiDbtResource
+from taxi_pipeline.resources.dbt import DBT_EXECUTABLE, DBT_PROJECT_DIR, TaxiDbtResource
 from taxi_pipeline.services import SERVICES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,9 +90,9 @@ def dbt_build(resource: TaxiDbtResource, window: tuple[int, int] | None) -> floa
         "TAXI_DBT_SOURCE_SCHEMA": resource.source_schema, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     started = time.monotonic()
-    dbt = str(Path(sys.executable).with_name("dbt"))
-    subprocess.run([dbt, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-                    "--target", "duckdb", "--quiet"], env={**os.environ, **variables}, check=True)
+    command = [DBT_EXECUTABLE, *args, "--project-dir", str(DBT_PROJECT_DIR),
+               "--profiles-dir", str(DBT_PROJECT_DIR), "--target", "duckdb", "--quiet"]
+    subprocess.run(command, env={**os.environ, **variables}, check=True)
     return time.monotonic() - started
 
 

@@ -23,7 +23,7 @@ from dagster import (
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
 from taxi_pipeline.partitions import monthly_partitions
-from taxi_pipeline.resources.dbt import DBT_PROJECT_DIR, TaxiDbtResource
+from taxi_pipeline.resources.dbt import DBT_PROJECT_DIR, TaxiDbtResource, dbt_on_path
 from taxi_pipeline.services import SERVICES
 
 GROUP = "models"
@@ -57,7 +57,8 @@ def dbt_project() -> DbtProject:
     run workers included (8-10 s each here). The image makes it when it is built."""
     project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
     if _manifest_is_stale(project):
-        project.preparer.prepare(project)
+        with dbt_on_path():
+            project.preparer.prepare(project)
     return project
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -19,6 +21,15 @@ from dagster_dbt import DbtCliInvocation, DbtCliResource
 from pydantic import Field
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+DBT_EXECUTABLE = shutil.which("dbt") or str(Path(sys.executable).with_name("dbt"))
+"""dbt on PATH, else the one installed beside this Python (a venv used without activating it)."""
+
+
+@contextlib.contextmanager
+def dbt_on_path() -> Iterator[None]:
+    """For dagster-dbt code that looks dbt up on PATH itself (its project preparer)."""
+    with _environ({"PATH": os.pathsep.join([str(Path(DBT_EXECUTABLE).parent), os.environ.get("PATH", "")])}):
+        yield
 
 
 class TaxiDbtResource(ConfigurableResource):
@@ -36,7 +47,10 @@ class TaxiDbtResource(ConfigurableResource):
     def stream(self, args: Sequence[str], *, context) -> Iterator:
         """`dbt <args>` for an asset's step, its results streamed as Dagster events (with
         row counts); the profile's variables are set for the dbt process only."""
-        dbt = DbtCliResource(project_dir=self.project_dir, profiles_dir=self.project_dir, target=self.target)
+        dbt = DbtCliResource(
+            project_dir=self.project_dir, profiles_dir=self.project_dir, target=self.target,
+            dbt_executable=DBT_EXECUTABLE,
+        )
         # dbt's artifacts (run results, logs, a manifest copy) of this call only, removed after
         # it: one folder per run under the package would grow without end.
         with (
