@@ -49,9 +49,9 @@ def add_month(con, folder: Path, service: str, index: int, rows: int) -> None:
         insert into {SCHEMA}.{service}_tripdata by name
         select * exclude (n, range) replace (
             timestamp '{start:%Y-%m-%d}' + (({p}_pickup_datetime - date_trunc('month', {p}_pickup_datetime))
-                + to_seconds(n % 86400)) as {p}_pickup_datetime,
+                + to_seconds(n % 2000000)) as {p}_pickup_datetime,
             timestamp '{start:%Y-%m-%d}' + (({p}_dropoff_datetime - date_trunc('month', {p}_pickup_datetime))
-                + to_seconds(n % 86400)) as {p}_dropoff_datetime,
+                + to_seconds(n % 2000000)) as {p}_dropoff_datetime,
             timestamp '{start:%Y-%m-%d}' as source_month
         )
         from (select *, row_number() over () as n from read_parquet('{sample}'), range(
