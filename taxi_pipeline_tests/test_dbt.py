@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 from taxi_pipeline.connect import dbt_variables, postgres_connection
+from taxi_pipeline.resources.dbt import DBT_PROJECT_DIR
 from taxi_pipeline_tests.conftest import REPO, SAMPLE_MIRROR
 from taxi_pipeline_tests.services import resources_with_postgres
 
@@ -36,6 +37,10 @@ def dbt_project(tmp_path) -> Path:
         pytest.fail(f"{DBT} is missing: run bash scripts/install_dbt.sh (scripts/test.sh does)")
     project = tmp_path / "taxi_rides_ny"
     shutil.copytree(PROJECT, project)
+    # The same macros as the shipped project (the course's payment-type macro, dbt_utils'
+    # surrogate key as a local package), taken from it rather than kept twice.
+    shutil.copytree(DBT_PROJECT_DIR / "macros", project / "macros")
+    shutil.copytree(DBT_PROJECT_DIR / "local_packages", project / "local_packages")
     # The course's seed: the zone lookup with lower-case headers.
     header, *rows = (SAMPLE_MIRROR / "misc" / "taxi_zone_lookup.csv").read_text().splitlines()
     (project / "seeds").mkdir()
