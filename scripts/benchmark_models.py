@@ -84,15 +84,12 @@ def dbt_build(resource: TaxiDbtResource, window: tuple[int, int] | None) -> floa
     if window:
         args += ["--vars", json.dumps({"start_month": f"{month(window[0]):%Y-%m-%d}",
                                         "end_month": f"{month(window[1]):%Y-%m-%d}"})]
-    variables = {
-        "TAXI_DBT_TARGET": "duckdb", "TAXI_DBT_DUCKDB_PATH": resource.database,
-        "TAXI_DBT_SCHEMA": resource.models_schema, "TAXI_DBT_SOURCE_DATABASE": resource.source_database,
-        "TAXI_DBT_SOURCE_SCHEMA": resource.source_schema, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    started = time.monotonic()
     command = [DBT_EXECUTABLE, *args, "--project-dir", str(DBT_PROJECT_DIR),
                "--profiles-dir", str(DBT_PROJECT_DIR), "--target", "duckdb", "--quiet"]
-    subprocess.run(command, env={**os.environ, **variables}, check=True)
+    with resource.profile_environment() as variables:  # the profile exactly as the assets' runs get it
+        started = time.monotonic()
+        env = {**os.environ, **variables, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        subprocess.run(command, env=env, check=True)
     return time.monotonic() - started
 
 

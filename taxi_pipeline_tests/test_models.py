@@ -52,20 +52,21 @@ from {MODELS}.dm_monthly_zone_revenue order by 1, 2, 3
 
 
 @pytest.fixture(scope="module")
-def models():
-    return list(model_definitions(dbt_project()).assets)
+def models() -> Definitions:
+    """The models' assets and jobs, built once (as the code location builds them)."""
+    return model_definitions(dbt_project())
 
 
 def _build(taxi_env, models, selection, month=None, **kwargs):
-    return materialize([*assets_for(taxi_env.source), *models], selection=selection, partition_key=month,
-                       resources=taxi_env.resources, **kwargs)
+    return materialize([*assets_for(taxi_env.source), *models.assets], selection=selection,
+                       partition_key=month, resources=taxi_env.resources, **kwargs)
 
 
-def _load(taxi_env, month):
+def _load(taxi_env, models, month):
     """The month of yellow and green, then the models' two jobs as a user runs them."""
     for service in ("yellow", "green"):
         assert taxi_env.materialize(service, month).success
-    defs = Definitions.merge(model_definitions(dbt_project()), Definitions(resources=taxi_env.resources))
+    defs = Definitions.merge(models, Definitions(resources=taxi_env.resources))
     assert defs.resolve_job_def("trip_models_job").execute_in_process(partition_key=month).success
     assert defs.resolve_job_def("models_job").execute_in_process().success
 
@@ -102,7 +103,7 @@ def test_a_month_of_models_equals_independent_sql_and_later_months_leave_it_alon
                      f"where tripid = (select min(tripid) from {MODELS}.fact_trips)")
     january = f"select * from {MODELS}.fact_trips where source_month = '2020-01-01' order by tripid"
     before = taxi_env.warehouse(january)
-    _load(taxi_env, "2020-02")
+    _load(taxi_env, models, "2020-02")
     after = taxi_env.warehouse(january)
     assert after == before  # 2020-01 untouched, marker included
     months = dict(taxi_env.warehouse(f"select source_month, count(*) from {MODELS}.fact_trips group by 1"))

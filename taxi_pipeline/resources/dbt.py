@@ -45,8 +45,8 @@ class TaxiDbtResource(ConfigurableResource):
     project_dir: str = str(DBT_PROJECT_DIR)
 
     def stream(self, args: Sequence[str], *, context) -> Iterator:
-        """`dbt <args>` for an asset's step, its results streamed as Dagster events (with
-        row counts); the profile's variables are set for the dbt process only."""
+        """`dbt <args>` for an asset's step, its results streamed as Dagster events (with row
+        counts on BigQuery); the profile's variables are set for the dbt process only."""
         dbt = DbtCliResource(
             project_dir=self.project_dir, profiles_dir=self.project_dir, target=self.target,
             dbt_executable=DBT_EXECUTABLE,
@@ -54,7 +54,7 @@ class TaxiDbtResource(ConfigurableResource):
         # dbt's artifacts (run results, logs, a manifest copy) of this call only, removed after
         # it: one folder per run under the package would grow without end.
         with (
-            self._profile_environment() as variables,
+            self.profile_environment() as variables,
             tempfile.TemporaryDirectory(prefix="taxi_dbt_") as artifacts,
         ):
             with _environ(variables):  # DbtCliResource starts dbt in cli(), with a copy of os.environ
@@ -68,7 +68,8 @@ class TaxiDbtResource(ConfigurableResource):
             yield from (events.fetch_row_counts() if self.target == "bigquery" else events)
 
     @contextlib.contextmanager
-    def _profile_environment(self) -> Iterator[dict[str, str]]:
+    def profile_environment(self) -> Iterator[dict[str, str]]:
+        """The TAXI_DBT_* variables profiles.yml reads, valid for the length of the block."""
         variables = {
             "TAXI_DBT_TARGET": self.target,
             "TAXI_DBT_SCHEMA": self.models_schema,
