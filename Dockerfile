@@ -23,6 +23,15 @@ RUN --mount=type=secret,id=ca_bundle,required=false \
     && python3 -m venv /opt/venv \
     && pip install --no-cache-dir -r /tmp/requirements.lock \
     && rm /tmp/requirements.lock
+# dbt for the models in a venv of its own, with the BigQuery and DuckDB adapters:
+# dbt-bigquery pins google-cloud-storage below the pipeline's (docs/models.md).
+COPY deploy/dbt-requirements.lock /tmp/dbt-requirements.lock
+RUN --mount=type=secret,id=ca_bundle,required=false \
+    if [ -s /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle; fi \
+    && python3 -m venv /opt/dbt \
+    && /opt/dbt/bin/pip install --no-cache-dir -r /tmp/dbt-requirements.lock \
+    && rm /tmp/dbt-requirements.lock
+ENV TAXI_DBT_EXECUTABLE=/opt/dbt/bin/dbt
 
 WORKDIR /opt/dagster/app
 COPY pyproject.toml README.md ./

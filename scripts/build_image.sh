@@ -64,6 +64,12 @@ trap cleanup EXIT
 echo "== dagster definitions validate (inside the image)"
 buildah run --isolation chroot "$ctr" -- dagster definitions validate -m taxi_pipeline.definitions
 
+echo "== the models' dbt (TAXI_DBT_EXECUTABLE) has the BigQuery and DuckDB adapters"
+plugins=$(buildah run --isolation chroot "$ctr" -- sh -c '"$TAXI_DBT_EXECUTABLE" --version')
+for adapter in bigquery duckdb; do
+    grep -q -- "- $adapter:" <<< "$plugins" || { echo "$plugins"; echo "no dbt-$adapter in the image" >&2; exit 1; }
+done
+
 echo "== the image's CMD serves gRPC; health check from inside the image"
 # The image's CMD and HEALTHCHECK (docker format keeps it), the port moved so it cannot
 # collide with a server on the host.

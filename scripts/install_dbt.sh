@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duckdb=$(.venv/bin/python -c "import duckdb; print(duckdb.__version__)")
-wanted="dbt-core<1.11 dbt-duckdb dbt-postgres duckdb==$duckdb"
+wanted="dbt-core<1.11 dbt-duckdb dbt-postgres dbt-bigquery duckdb==$duckdb"
 stamp=.venv-dbt/.installed
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     [ -x .venv-dbt/bin/python ] || python3 -m venv .venv-dbt

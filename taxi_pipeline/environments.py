@@ -24,7 +24,7 @@ from taxi_pipeline.io_managers.lake import LakeIOManager
 from taxi_pipeline.io_managers.postgres import DEFAULT_VIEWS_SCHEMA, PostgresTableIOManager
 from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA, WarehouseIOManager
 from taxi_pipeline.resources.alerts import AlertWebhookResource
-from taxi_pipeline.resources.dbt import TaxiDbtResource
+from taxi_pipeline.resources.dbt import DBT_EXECUTABLE, TaxiDbtResource
 from taxi_pipeline.resources.gcp import GcpCredentialsResource
 from taxi_pipeline.resources.postgres import PostgresResource
 from taxi_pipeline.resources.source import TaxiSourceResource
@@ -53,6 +53,13 @@ def _env(name: str, default: Any = None, cast=EnvVar) -> Any:
 def models_schema() -> str:
     """Where the dbt models go: apart from the trip tables, so no model replaces one."""
     return os.environ.get("TAXI_MODELS_SCHEMA") or DEFAULT_MODELS_SCHEMA
+
+
+def dbt_executable() -> str:
+    """TAXI_DBT_EXECUTABLE, else the dbt beside the pipeline (dbt-duckdb is a dependency).
+    BigQuery's adapter lives in its own venv (scripts/install_dbt.sh, the image's /opt/dbt):
+    dbt-bigquery pins google-cloud-storage below the pipeline's."""
+    return os.environ.get("TAXI_DBT_EXECUTABLE") or DBT_EXECUTABLE
 
 
 def data_dir() -> Path:
@@ -106,7 +113,7 @@ def local_resources() -> dict[str, Any]:
         # DuckDB names the catalog after the file: that is the dbt sources' database.
         "dbt": TaxiDbtResource(
             target="duckdb", database=database, source_database=Path(database).stem, source_schema=schema,
-            models_schema=models_schema(),
+            models_schema=models_schema(), executable=dbt_executable(),
         ),
     }
 
@@ -137,7 +144,7 @@ def gcp_resources() -> dict[str, Any]:
         "dbt": TaxiDbtResource(
             target="bigquery", database=EnvVar("GCP_PROJECT"), source_database=EnvVar("GCP_PROJECT"),
             source_schema=dataset, models_schema=models_schema(), location=location,
-            credentials=_env("GCP_CREDENTIALS"),
+            credentials=_env("GCP_CREDENTIALS"), executable=dbt_executable(),
         ),
     }
 

@@ -16,6 +16,9 @@ and bqemulator 1.4.0 lacks.
   `update_table`) are added to its data too (bqemulator changes only its catalog).
 - A load job under a job id that exists answers 409 Conflict, as BigQuery does
   (bqemulator runs it again): how a retried step finds the job it started.
+- `CREATE TABLE ... PARTITION BY TIMESTAMP_TRUNC(col, MONTH)` (or DATE_TRUNC), as dbt
+  writes a month-partitioned model, records MONTH partitioning on `col` (bqemulator
+  records only a bare column, as DAY).
 
 What this cannot prove: that BigQuery swaps the month atomically (here a DELETE then an
 INSERT under the emulator's write lock), and BigQuery's own error texts and costs.
@@ -28,8 +31,10 @@ import sys
 
 import bqemulator.api.routes.jobs as job_routes
 import bqemulator.api.routes.upload as upload
+from bqemulator.catalog import ddl_sync
 from bqemulator.catalog.duckdb_repository import DuckDBCatalogRepository
 from bqemulator.catalog.memory_repository import MemoryCatalogRepository
+from bqemulator.catalog.models import TimePartitioning
 from bqemulator.cli import main
 from bqemulator.domain.errors import ResourceRef, resource_already_exists
 from bqemulator.jobs import executor
@@ -142,6 +147,32 @@ def _adding_columns(update_table):
 
 for repository in (MemoryCatalogRepository, DuckDBCatalogRepository):
     repository.update_table = _adding_columns(repository.update_table)
+
+_extract_ddl_metadata = ddl_sync._extract_ddl_metadata
+
+
+def extract_ddl_metadata(bq_sql):
+    extras = _extract_ddl_metadata(bq_sql)
+    if extras.time_partitioning is not None:
+        return extras
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        created = sqlglot.parse_one(bq_sql, read="bigquery")
+    except sqlglot.errors.ParseError:
+        return extras
+    for prop in created.find_all(exp.PartitionedByProperty):
+        trunc = prop.this
+        unit = trunc.args.get("unit")
+        if (isinstance(trunc, exp.TimestampTrunc | exp.DateTrunc) and isinstance(trunc.this, exp.Column)
+                and unit is not None and unit.name.upper() == "MONTH"):
+            month = TimePartitioning(type="MONTH", field=trunc.this.name)
+            return dataclasses.replace(extras, time_partitioning=month)
+    return extras
+
+
+ddl_sync._extract_ddl_metadata = extract_ddl_metadata
 
 if __name__ == "__main__":
     sys.exit(main())

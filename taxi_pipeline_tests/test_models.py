@@ -67,8 +67,17 @@ def _load(taxi_env, models, month):
     for service in ("yellow", "green"):
         assert taxi_env.materialize(service, month).success
     defs = Definitions.merge(models, Definitions(resources=taxi_env.resources))
-    assert defs.resolve_job_def("trip_models_job").execute_in_process(partition_key=month).success
+    fact = defs.resolve_job_def("trip_models_job").execute_in_process(partition_key=month)
+    assert fact.success
     assert defs.resolve_job_def("models_job").execute_in_process().success
+    return fact
+
+
+def row_counts(result) -> dict:
+    """Asset key -> its materialization's row counts (views have none)."""
+    return {e.asset_key: {k: v.value for k, v in e.materialization.metadata.items()
+                          if k in ("dagster/row_count", "rows_in_months")}
+            for e in result.get_asset_materialization_events()}
 
 
 def _write(taxi_env, sql: str):
@@ -92,6 +101,7 @@ def test_a_month_of_models_equals_independent_sql_and_later_months_leave_it_alon
     assert mart == taxi_env.warehouse(INDEPENDENT_REVENUE)
     trips = sum(row[3] for row in mart)
     assert trips == taxi_env.warehouse(f"select count(*) from {MODELS}.fact_trips")[0][0] > 400
+    assert row_counts(first)[FACT] == {"dagster/row_count": trips, "rows_in_months": trips}
 
     # Re-running the month changes no row.
     assert _build(taxi_env, models, [FACT], "2020-01").success
@@ -103,13 +113,17 @@ def test_a_month_of_models_equals_independent_sql_and_later_months_leave_it_alon
                      f"where tripid = (select min(tripid) from {MODELS}.fact_trips)")
     january = f"select * from {MODELS}.fact_trips where source_month = '2020-01-01' order by tripid"
     before = taxi_env.warehouse(january)
-    _load(taxi_env, models, "2020-02")
+    february = _load(taxi_env, models, "2020-02")
     after = taxi_env.warehouse(january)
     assert after == before  # 2020-01 untouched, marker included
     months = dict(taxi_env.warehouse(f"select source_month, count(*) from {MODELS}.fact_trips group by 1"))
     assert set(months) == {datetime(2020, 1, 1), datetime(2020, 2, 1)}
     both_months = sum(row[3] for row in taxi_env.warehouse(INDEPENDENT_REVENUE))
     assert months[datetime(2020, 2, 1)] == both_months - trips
+    counts = row_counts(february)
+    assert counts[FACT] == {"dagster/row_count": both_months, "rows_in_months": both_months - trips}
+    assert counts[AssetKey(["models", "dim_zones"])]["dagster/row_count"] == 265
+    assert counts[AssetKey(["models", "stg_yellow_tripdata"])] == {}  # a view: not counted
 
 
 def test_a_failing_dbt_test_fails_its_check(taxi_env, models):

@@ -6,10 +6,12 @@ the incremental model replaces exactly that month (a backfill passes its whole r
 one dbt run). The staging views, `dim_zones` and the marts are unpartitioned: a view is
 built once, a mart is an aggregate over the whole fact table. dbt's tests are the assets'
 checks. The sources map onto the pipeline's assets through their `meta.dagster.asset_key`
-(models/staging/sources.yml), so the lineage runs from the raw file to the mart.
+(models/staging/sources.yml), so the lineage runs from the raw file to the mart. Each table
+model's materialization carries its row count (and the fact's, its months' rows).
 """
 
 import json
+from collections.abc import Iterable, Iterator
 
 from dagster import (
     AssetExecutionContext,
@@ -17,13 +19,16 @@ from dagster import (
     AssetSelection,
     BackfillPolicy,
     Definitions,
+    Output,
     define_asset_job,
     definitions,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
+from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.resources.dbt import DBT_PROJECT_DIR, TaxiDbtResource, dbt_on_path
+from taxi_pipeline.resources.warehouse import WarehouseResource
 from taxi_pipeline.services import SERVICES
 
 GROUP = "models"
@@ -72,9 +77,43 @@ def _manifest_is_stale(project: DbtProject) -> bool:
     return any(path.stat().st_mtime > made for path in [*settings, *code] if path.is_file())
 
 
+def _table_models(project: DbtProject) -> dict[str, str]:
+    """unique_id -> table name of the models dbt materializes as tables (views are not
+    counted: a count would run the view's query)."""
+    nodes = json.loads(project.manifest_path.read_text())["nodes"].values()
+    return {node["unique_id"]: node["alias"] for node in nodes
+            if node["resource_type"] == "model" and node["config"]["materialized"] != "view"}
+
+
+def _with_row_counts(events: Iterable, *, tables: dict[str, str], dbt: TaxiDbtResource,
+                     warehouse: WarehouseResource, months=None) -> Iterator:
+    """dbt's events, each table model's Output with its rows (`dagster/row_count`; with
+    `months`, also `rows_in_months`). Counted once dbt has exited, which holds DuckDB's file
+    while it runs, so the events are held until then (dbt's log streams meanwhile). When dbt
+    fails (a model's error, a failing test), what it reported is passed on uncounted and the
+    failure raised after it, so the checks that ran still show."""
+    held = []
+    try:
+        held.extend(events)
+    except Exception:
+        yield from held
+        raise
+    for event in held:
+        unique_id = event.metadata.get("unique_id") if isinstance(event, Output) else None
+        table = tables.get(getattr(unique_id, "value", unique_id))
+        if table is None:
+            yield event
+            continue
+        counts = {**TableMetadataSet(row_count=warehouse.table_rows(dbt.models_schema, table))}
+        if months is not None:
+            counts["rows_in_months"] = warehouse.table_rows(dbt.models_schema, table, months)
+        yield event.with_metadata({**event.metadata, **counts})
+
+
 def model_definitions(project: DbtProject) -> Definitions:
     months = monthly_partitions(SERVICES["yellow"])
     translator = TaxiDbtTranslator()
+    tables = _table_models(project)
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -85,11 +124,13 @@ def model_definitions(project: DbtProject) -> Definitions:
         dagster_dbt_translator=translator,
         project=project,
     )
-    def monthly_models(context: AssetExecutionContext, dbt: TaxiDbtResource):
+    def monthly_models(context: AssetExecutionContext, dbt: TaxiDbtResource, warehouse: WarehouseResource):
         window = context.partition_time_window
         month_vars = {"start_month": f"{window.start:%Y-%m-%d}", "end_month": f"{window.end:%Y-%m-%d}"}
         context.log.info(f"dbt: months {month_vars['start_month']} up to {month_vars['end_month']}")
-        yield from dbt.stream(["build", *BUILD_FLAGS, "--vars", json.dumps(month_vars)], context=context)
+        events = dbt.stream(["build", *BUILD_FLAGS, "--vars", json.dumps(month_vars)], context=context)
+        months = (window.start.replace(tzinfo=None), window.end.replace(tzinfo=None))
+        yield from _with_row_counts(events, tables=tables, dbt=dbt, warehouse=warehouse, months=months)
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -98,8 +139,9 @@ def model_definitions(project: DbtProject) -> Definitions:
         dagster_dbt_translator=translator,
         project=project,
     )
-    def models(context: AssetExecutionContext, dbt: TaxiDbtResource):
-        yield from dbt.stream(["build", *BUILD_FLAGS], context=context)
+    def models(context: AssetExecutionContext, dbt: TaxiDbtResource, warehouse: WarehouseResource):
+        events = dbt.stream(["build", *BUILD_FLAGS], context=context)
+        yield from _with_row_counts(events, tables=tables, dbt=dbt, warehouse=warehouse)
 
     return Definitions(
         assets=[monthly_models, models],

@@ -1,12 +1,14 @@
-"""Read access to the warehouse for checks and reports: DuckDB locally, BigQuery on GCP.
+"""Read access to the warehouse for checks, reports and the dbt models' row counts:
+DuckDB locally, BigQuery on GCP.
 
-The IO managers write the tables; these resources only count a month's rows, so the
-reconciliation check and the report query the same engine the IO manager wrote to.
+The IO managers (and dbt) write the tables; these resources only count rows, so the
+reconciliation check, the report and the models' metadata query the engine written to.
 """
 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from pathlib import Path
 
 from dagster import ConfigurableResource
@@ -21,6 +23,13 @@ class WarehouseResource(ConfigurableResource):
 
     def month_rows(self, table: str, month: str) -> int | None:
         """Rows of `month` in `table`; None when the table does not exist."""
+        raise NotImplementedError
+
+    def table_rows(
+        self, dataset: str, table: str, months: tuple[datetime, datetime] | None = None
+    ) -> int | None:
+        """Rows of `dataset.table` (a dbt model's), or of its source months in [start, end);
+        None when it does not exist."""
         raise NotImplementedError
 
 
@@ -38,6 +47,19 @@ class DuckDBWarehouse(WarehouseResource):
                     f"SELECT count(*) FROM {self.dataset}.{table} WHERE {SOURCE_MONTH_COLUMN} = ?",
                     [month_start(month)],
                 ).fetchone()[0]
+            except duckdb.CatalogException:
+                return None
+
+    def table_rows(self, dataset, table, months=None):
+        import duckdb
+
+        if not Path(self.database).exists():
+            return None
+        where, params = ("", []) if months is None else (
+            f" WHERE {SOURCE_MONTH_COLUMN} >= ? AND {SOURCE_MONTH_COLUMN} < ?", list(months))
+        with _connect_when_free(self.database) as conn:
+            try:
+                return conn.execute(f"SELECT count(*) FROM {dataset}.{table}{where}", params).fetchone()[0]
             except duckdb.CatalogException:
                 return None
 
@@ -76,6 +98,25 @@ class BigQueryWarehouse(WarehouseResource):
             query_parameters=[bigquery.ScalarQueryParameter("month", "TIMESTAMP", month_start(month))]
         )
         try:
+            return next(iter(client.query(query, job_config=config).result())).n
+        except NotFound:
+            return None
+
+    def table_rows(self, dataset, table, months=None):
+        from google.api_core.exceptions import NotFound
+        from google.cloud import bigquery
+
+        client = self.gcp.bigquery_client(self.location)
+        name = f"{client.project}.{dataset}.{table}"
+        try:
+            if months is None:  # the table's metadata: no query, nothing billed
+                return client.get_table(name).num_rows
+            query = (f"SELECT count(*) AS n FROM `{name}` "
+                     f"WHERE {SOURCE_MONTH_COLUMN} >= @start AND {SOURCE_MONTH_COLUMN} < @end")
+            config = bigquery.QueryJobConfig(query_parameters=[
+                bigquery.ScalarQueryParameter("start", "TIMESTAMP", months[0]),
+                bigquery.ScalarQueryParameter("end", "TIMESTAMP", months[1]),
+            ])
             return next(iter(client.query(query, job_config=config).result())).n
         except NotFound:
             return None

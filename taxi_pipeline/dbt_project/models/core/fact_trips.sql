@@ -1,7 +1,8 @@
 {#- Yellow and green trips with their zones, incremental by month: a Dagster partition's
     run passes its window (start_month, end_month) and replaces exactly those months
     (delete+insert keyed on source_month; BigQuery: insert_overwrite of the month
-    partitions). Earlier months are never read nor rewritten. -#}
+    partitions, named statically from the window). Earlier months are never read nor
+    rewritten. -#}
 {{
     config(
         materialized='incremental',
@@ -9,6 +10,7 @@
         unique_key=(none if target.type == 'bigquery' else 'source_month'),
         partition_by=({'field': 'source_month', 'data_type': 'timestamp', 'granularity': 'month'}
                       if target.type == 'bigquery' else none),
+        partitions=(month_partitions() if target.type == 'bigquery' else none),
         cluster_by=(['pickup_datetime', 'pickup_locationid'] if target.type == 'bigquery' else none),
         on_schema_change='append_new_columns',
     )
