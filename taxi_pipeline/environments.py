@@ -19,6 +19,7 @@ from typing import Any
 
 from dagster import EnvVar
 
+from taxi_pipeline.automation import DEFAULT_WINDOW_MONTHS, LoadWindow
 from taxi_pipeline.io_managers.bigquery import BigQueryWarehouseIOManager
 from taxi_pipeline.io_managers.lake import LakeIOManager
 from taxi_pipeline.io_managers.postgres import DEFAULT_VIEWS_SCHEMA, PostgresTableIOManager
@@ -60,6 +61,15 @@ def dbt_executable() -> str:
     BigQuery's adapter lives in its own venv (scripts/install_dbt.sh, the image's /opt/dbt):
     dbt-bigquery pins google-cloud-storage below the pipeline's."""
     return os.environ.get("TAXI_DBT_EXECUTABLE") or DBT_EXECUTABLE
+
+
+def load_window() -> LoadWindow:
+    """What automation keeps loaded: TAXI_AUTOMATION_SINCE (YYYY-MM), else the last
+    TAXI_AUTOMATION_MONTHS calendar months (default 6)."""
+    months = os.environ.get("TAXI_AUTOMATION_MONTHS") or str(DEFAULT_WINDOW_MONTHS)
+    if not months.isdigit():
+        raise ValueError(f"TAXI_AUTOMATION_MONTHS must be a number of months, not {months!r}")
+    return LoadWindow(months=int(months), since=os.environ.get("TAXI_AUTOMATION_SINCE") or None)
 
 
 def data_dir() -> Path:

@@ -88,7 +88,8 @@ def test_the_location_has_every_check_schedule_sensor_and_resource(defs):
     assert ("lake/clean_yellow_trips", "negative_total_amount") in checks
     assert ("lake/clean_fhv_trips", "negative_total_amount") not in checks
     assert sorted(s.name for s in defs.schedules) == sorted(f"{s}_monthly_schedule" for s in SERVICES)
-    assert sorted(s.name for s in defs.sensors) == ["alert_on_run_failure", "tlc_source_sensor"]
+    sensor_names = ["alert_on_run_failure", "taxi_automation", "tlc_source_sensor"]
+    assert sorted(s.name for s in defs.sensors) == sensor_names
     assert set(defs.resources) == {"alerts", "dbt", "lake_io_manager", "postgres", "postgres_io_manager",
                                    "source", "warehouse", "warehouse_io_manager"}
 

@@ -20,8 +20,8 @@ from dagster import (
 )
 
 from taxi_pipeline.assets.trips import trip_asset_keys
+from taxi_pipeline.automation import LoadWindow
 from taxi_pipeline.defs.sensors import failure_alert_sensor, source_sensor
-from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.resources.alerts import AlertWebhookResource
 from taxi_pipeline.resources.source import TaxiSourceResource
 from taxi_pipeline.services import SERVICES
@@ -31,7 +31,8 @@ from taxi_pipeline_tests.definitions import assets_for, pipeline
 from .conftest import _QuietHandler
 
 service_schedules = list(pipeline(SOURCES["tlc"]).schedules)
-tlc_source_sensor = source_sensor()
+# A window over all history: these tests are about what changed, not the window (test_automation).
+tlc_source_sensor = source_sensor(LoadWindow(since="2009-01"))
 alert_on_run_failure = failure_alert_sensor()
 
 TICK = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -140,45 +141,6 @@ def test_the_source_sensor_requests_exactly_new_and_changed_months(taxi_env, ins
         "yellow", "2020-01", gzip.compress(text + text.splitlines(keepends=True)[-1])
     )  # a changed file
     assert _requested(taxi_env, instance)[0] == {("green", "2019-01"), ("yellow", "2020-01")}
-
-
-@pytest.mark.slow  # ~1,800 HEAD requests
-def test_the_sensor_asks_recent_months_every_tick_and_all_history_weekly(tlc_env, instance, monkeypatch):
-    """Evaluated in 2026 against the local TLC: every service, ~600 months on a full scan."""
-    from taxi_pipeline.defs import sensors
-
-    now = datetime(2026, 11, 2, 6, tzinfo=UTC)
-    monkeypatch.setattr(sensors, "_now", lambda: now)
-    asked = []
-    original = TaxiSourceResource.version
-    monkeypatch.setattr(
-        TaxiSourceResource, "version", lambda self, path: asked.append(path) or original(self, path)
-    )
-    bundled = {
-        (p.name.split("_")[0], p.stem.split("_")[-1])
-        for p in (tlc_env.mirror.root / "trip-data").glob("*.parquet")
-    }
-
-    months, cursor = _requested(tlc_env, instance)  # first tick: the whole history
-    assert months == bundled
-    assert len(asked) == sum(
-        len(monthly_partitions(s).get_partition_keys(current_time=now)) for s in SERVICES.values()
-    )
-    assert len(asked) > 600  # 607 on 2026-11-02: yellow 215, green 155, fhv 143, fhvhv 94
-    for service, month in [("yellow", "2009-01"), ("green", "2025-11")]:
-        _load_raw(tlc_env, instance, service, month)
-
-    asked.clear()
-    _publish(tlc_env, "green", "2026-09", "2025-11")  # new: a recent month
-    _publish(tlc_env, "yellow", "2009-01", "2010-02")  # a re-upload of an old month
-    now = datetime(2026, 11, 2, 12, tzinfo=UTC)
-    months, cursor = _requested(tlc_env, instance, cursor)
-    assert ("green", "2026-09") in months and ("yellow", "2009-01") not in months
-    assert len(asked) == 4 * len(SERVICES)  # recent months only: 2026-08..2026-11
-
-    now = datetime(2026, 11, 9, 12, tzinfo=UTC)  # a week later: the whole history again
-    months, cursor = _requested(tlc_env, instance, cursor)
-    assert ("yellow", "2009-01") in months and ("green", "2025-11") not in months
 
 
 class _Refusing:

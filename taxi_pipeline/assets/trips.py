@@ -22,6 +22,7 @@ from dagster import (
 )
 
 from taxi_pipeline.assets.scratch import PreparedClean, scratch_file
+from taxi_pipeline.automation import catalog, follows_upstream
 from taxi_pipeline.cleaning import BadTripFile, CleanResult, write_clean_parquet
 from taxi_pipeline.io_managers.bigquery import CLUSTER_BY_KEY
 from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
@@ -83,6 +84,9 @@ def trip_assets(service: TaxiService, layout: Source, warehouse_kind: str) -> li
     common = dict(
         group_name=name, partitions_def=monthly_partitions(service), backfill_policy=ONE_MONTH_PER_RUN
     )
+    tags = {"service": name, "source": layout.name}
+    # The raw file is driven by the source (tlc_source_sensor, backfills); the rest follows it.
+    downstream = dict(common, automation_condition=follows_upstream())
 
     def prepared_clean(context: AssetExecutionContext) -> PreparedClean:
         """Where the raw step leaves the month's clean parquet for the clean step of its run."""
@@ -97,6 +101,7 @@ def trip_assets(service: TaxiService, layout: Source, warehouse_kind: str) -> li
         "in the lake's raw zone.",
         retry_policy=TRANSIENT_RETRY,
         pool=DOWNLOAD_POOL,
+        **catalog("raw", **tags),
         **common,
     )
     def raw_trips(context: AssetExecutionContext, source: TaxiSourceResource) -> Output[Path]:
@@ -133,7 +138,8 @@ def trip_assets(service: TaxiService, layout: Source, warehouse_kind: str) -> li
         metadata={LAKE_PATH_KEY: service.clean_path("{month}")},
         kinds={"parquet"},
         description=f"The month cast to the canonical {name} schema, as zstd parquet.",
-        **common,
+        **catalog("clean", **tags),
+        **downstream,
     )
     def clean_trips(context: AssetExecutionContext, raw: Path) -> Output[Path]:
         month = context.partition_key
@@ -181,7 +187,8 @@ def trip_assets(service: TaxiService, layout: Source, warehouse_kind: str) -> li
         description=f"Warehouse table {name}_tripdata; a month is replaced by its source_month "
         "(in BigQuery by one load job from the lake into the month's partition).",
         retry_policy=TRANSIENT_RETRY,
-        **common,
+        **catalog("warehouse", **tags),
+        **downstream,
     )
     def warehouse_table(clean: LakeUri) -> LakeUri:
         # Where the month is, not its rows: BigQuery loads it from gs:// itself.
@@ -201,7 +208,8 @@ def trip_assets(service: TaxiService, layout: Source, warehouse_kind: str) -> li
         description=f"Postgres table {name}_taxi_trips in ny_taxi, loaded with COPY, and its "
         f"lower-case view {service.warehouse_table} (TAXI_PG_VIEWS_SCHEMA, default trips_data_all).",
         retry_policy=TRANSIENT_RETRY,
-        **common,
+        **catalog("postgres", **tags),
+        **downstream,
     )
     def postgres_table(clean: Path) -> pa.RecordBatchReader:
         return stream_parquet(clean)

@@ -12,6 +12,7 @@ from dagster import AssetIn, AssetsDefinition, MetadataValue, Output, asset
 
 from taxi_pipeline.assets.scratch import scratch_file
 from taxi_pipeline.assets.trips import table_schema
+from taxi_pipeline.automation import catalog, follows_upstream
 from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
 from taxi_pipeline.io_managers.postgres import VIEW_KEY
@@ -53,6 +54,7 @@ def zone_assets(warehouse_kind: str) -> list[AssetsDefinition]:
         metadata={LAKE_PATH_KEY: "raw/misc/taxi+_zone_lookup.csv"},
         kinds={"csv"},
         description="The zone lookup file as the source serves it.",
+        **catalog("raw", service="zones"),
     )
     def raw_taxi_zone_lookup(source: TaxiSourceResource) -> Output[Path]:
         with scratch_file(".csv") as staging:
@@ -67,6 +69,8 @@ def zone_assets(warehouse_kind: str) -> list[AssetsDefinition]:
         io_manager_key="warehouse_io_manager",
         kinds={warehouse_kind},
         metadata=dict(TableMetadataSet(column_schema=table_schema(ZONE_SCHEMA))),
+        automation_condition=follows_upstream(),
+        **catalog("warehouse", service="zones"),
     )
     def taxi_zone_lookup(raw: Path) -> pd.DataFrame:
         """Warehouse table taxi_zone_lookup."""
@@ -80,6 +84,8 @@ def zone_assets(warehouse_kind: str) -> list[AssetsDefinition]:
         io_manager_key="postgres_io_manager",
         kinds={"postgres"},
         metadata={VIEW_KEY: "taxi_zone_lookup"},
+        automation_condition=follows_upstream(),
+        **catalog("postgres", service="zones"),
     )
     def postgres_taxi_zone_lookup(raw: Path) -> pa.RecordBatchReader:
         """Postgres table taxi_zone_lookup in ny_taxi."""

@@ -1,15 +1,18 @@
-"""Sensors: new or changed source months, and alerts on failed runs.
+"""Sensors: new or changed source months, the assets that follow them, alerts.
 
-The source sensor asks the source (HTTP HEAD) for each service's months and requests a
-run for a month whose file is new or whose version (ETag, else Last-Modified + size)
-differs from the data version of its last raw materialization. An unchanged month is
-never downloaded again: what the seeds wanted from Prefect's `cache_key_fn`.
+The source sensor asks the source (HTTP HEAD) about the months automation keeps loaded
+(the load window, `automation.LoadWindow`: by default the last six calendar months) and
+requests a run for a month whose file is new or whose version (ETag, else Last-Modified +
+size) differs from the data version of its last raw materialization. An unchanged month is
+never downloaded again: what the seeds wanted from Prefect's `cache_key_fn`. Once a week
+it also asks about every month already loaded, whatever its age, because the TLC
+re-uploads batches of old months (2025-04, 2026-03, 2026-09): a re-upload is requested,
+a month outside the window that was never loaded is never asked about nor requested (a
+backfill loads history). HEAD requests run 8 at a time; a busy CDN (429/5xx) is retried
+with backoff, and a month it stays busy for is asked again on the next tick.
 
-About 700 files exist; the sensor asks about the recent months on every tick and about
-the whole history once a week (its cursor records when), because the TLC re-uploads
-batches of old months (2025-04, 2026-03, 2026-09). HEAD requests run 8 at a time; a busy
-CDN (429/5xx) is retried with backoff, and a month it stays busy for is asked again on
-the next tick (a full scan that missed months is repeated).
+`taxi_automation` evaluates the assets' automation conditions (automation.py): what is
+downstream of a raw file follows its month, the dbt models included.
 """
 
 import json
@@ -17,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
     DefaultSensorStatus,
     Definitions,
     RunFailureSensorContext,
@@ -30,18 +35,18 @@ from dagster import (
 )
 
 from taxi_pipeline.assets.trips import trip_asset_keys
+from taxi_pipeline.automation import LoadWindow
 from taxi_pipeline.defs.services import service_job
+from taxi_pipeline.environments import load_window
 from taxi_pipeline.materializations import stored_version
-from taxi_pipeline.partitions import monthly_partitions, months_back
+from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.resources.alerts import AlertWebhookResource
 from taxi_pipeline.resources.source import TaxiSourceResource, TransientSourceError
 from taxi_pipeline.services import SERVICES
 from taxi_pipeline.source_months import month_run_request
 
 HEAD_REQUESTS_IN_PARALLEL = 8
-RECENT_MONTHS = 4
-"""Asked on every tick: the TLC publishes a month ~2 months after it ends."""
-FULL_SCAN_EVERY = timedelta(days=7)
+LOADED_SCAN_EVERY = timedelta(days=7)
 UNANSWERED = object()
 """A month the source stayed busy for: asked again next tick."""
 
@@ -50,33 +55,38 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def months_to_ask(now: datetime, full: bool) -> list[tuple[str, str]]:
-    """(service, month) pairs: every partition when `full`, else the recent months."""
-    recent = set(months_back(now, RECENT_MONTHS))
-    return [
-        (service.name, month)
-        for service in SERVICES.values()
-        for month in monthly_partitions(service).get_partition_keys(current_time=now)
-        if full or month in recent
-    ]
+def months_to_ask(instance, window: LoadWindow, now: datetime, loaded_too: bool) -> dict:
+    """(service, month) -> why it is asked: every partition in the window, and with
+    `loaded_too` every month already loaded outside it."""
+    wanted = {}
+    for service in SERVICES.values():
+        months = monthly_partitions(service).get_partition_keys(current_time=now)
+        wanted.update({(service.name, m): "in the window" for m in months if window.contains(m, now)})
+        if loaded_too:
+            loaded = instance.get_materialized_partitions(trip_asset_keys(service).raw)
+            wanted.update({(service.name, m): "loaded before" for m in sorted(loaded)
+                           if not window.contains(m, now)})
+    return wanted
 
 
-def source_sensor() -> SensorDefinition:
-    """`tlc_source_sensor`: every 6 h when on (off by default), the months that are new or
-    re-uploaded at the source, as runs of their service's job."""
+def source_sensor(window: LoadWindow | None = None) -> SensorDefinition:
+    """`tlc_source_sensor`: every 6 h when on (off by default), the months of the load window
+    that are new or re-uploaded at the source, and re-uploads of months loaded before."""
+    window = window or load_window()
 
     @sensor(
         jobs=[service_job(name) for name in SERVICES],
         minimum_interval_seconds=6 * 3600,
         default_status=DefaultSensorStatus.STOPPED,
-        description="Requests months that are new or re-uploaded at the source (HTTP HEAD).",
+        description="Requests the load window's months that are new or re-uploaded at the source "
+        "(HTTP HEAD), and re-uploads of any month loaded before (weekly).",
     )
     def tlc_source_sensor(context: SensorEvaluationContext, source: TaxiSourceResource):
         now = _now()
         cursor = json.loads(context.cursor) if context.cursor else {}
-        last_full = cursor.get("full_scan_at")
-        full = last_full is None or now - datetime.fromisoformat(last_full) >= FULL_SCAN_EVERY
-        wanted = months_to_ask(now, full)
+        last_scan = cursor.get("full_scan_at")
+        loaded_too = last_scan is None or now - datetime.fromisoformat(last_scan) >= LOADED_SCAN_EVERY
+        wanted = months_to_ask(context.instance, window, now, loaded_too)
 
         def ask(pair):
             name, month = pair
@@ -88,32 +98,48 @@ def source_sensor() -> SensorDefinition:
 
         with ThreadPoolExecutor(HEAD_REQUESTS_IN_PARALLEL) as pool:
             versions = list(pool.map(ask, wanted))
-        requests, unanswered = [], 0
+        requests, reasons, unanswered = [], [], 0
         for (name, month), version in zip(wanted, versions, strict=True):
             if version is UNANSWERED:
                 unanswered += 1
                 continue
             if version is None:
                 continue  # not published (yet), or not in this source
-            if stored_version(context.instance, trip_asset_keys(SERVICES[name]).raw, month) == version:
+            stored = stored_version(context.instance, trip_asset_keys(SERVICES[name]).raw, month)
+            if stored == version:
                 continue  # unchanged since its last download
             requests.append(month_run_request(SERVICES[name], month, version))
-        if full and not unanswered:
+            reasons.append(f"{name} {month} ({'new' if stored is None else 're-uploaded'}, "
+                           f"{wanted[name, month]})")
+        if loaded_too and not unanswered:
             cursor["full_scan_at"] = now.isoformat()
-        scope = "all" if full else "recent"
+        scope = f"window {window.describe(now)}" + (" and every month loaded before" if loaded_too else "")
         context.log.info(
-            f"{len(requests)} of {len(wanted)} source months ({scope}) are new or changed; "
-            f"{unanswered} unanswered"
+            f"{len(requests)} of {len(wanted)} source months asked ({scope}) are new or changed; "
+            f"{unanswered} unanswered" + (f": {', '.join(reasons)}" if reasons else "")
         )
         return SensorResult(
             run_requests=requests,
             cursor=json.dumps(cursor),
             skip_reason=None
             if requests
-            else SkipReason(f"No source month is new or changed ({scope} months asked)."),
+            else SkipReason(f"No source month is new or changed ({len(wanted)} asked: {scope})."),
         )
 
     return tlc_source_sensor
+
+
+def automation_sensor() -> AutomationConditionSensorDefinition:
+    """`taxi_automation` (on by default): materializes what follows a changed month. It
+    only reacts to what was loaded (by the source sensor, a backfill or by hand), so it
+    downloads nothing by itself."""
+    return AutomationConditionSensorDefinition(
+        "taxi_automation",
+        target=AssetSelection.all(),
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=30,
+        description="Declarative automation: assets downstream of a raw file follow its months.",
+    )
 
 
 def failure_alert_sensor() -> SensorDefinition:
@@ -144,4 +170,4 @@ def failure_alert_sensor() -> SensorDefinition:
 
 @definitions
 def defs() -> Definitions:
-    return Definitions(sensors=[source_sensor(), failure_alert_sensor()])
+    return Definitions(sensors=[source_sensor(), automation_sensor(), failure_alert_sensor()])

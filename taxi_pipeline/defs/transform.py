@@ -14,17 +14,21 @@ import json
 from collections.abc import Iterable, Iterator
 
 from dagster import (
+    AssetDep,
     AssetExecutionContext,
     AssetKey,
     AssetSelection,
+    AssetSpec,
     BackfillPolicy,
     Definitions,
     Output,
+    TimeWindowPartitionMapping,
     define_asset_job,
     definitions,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
+from taxi_pipeline.automation import OWNERS, aggregates_upstream, built_when_missing, follows_upstream
 from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.resources.dbt import DBT_PROJECT_DIR, TaxiDbtResource, dbt_on_path
@@ -44,7 +48,11 @@ against a fact table that may not exist yet)."""
 
 class TaxiDbtTranslator(DagsterDbtTranslator):
     """Models are `models/<name>` in the `models` group; sources keep the pipeline's keys
-    from their meta (warehouse/yellow_tripdata, ...)."""
+    from their meta (warehouse/yellow_tripdata, ...). Views are built when missing; a table
+    model follows its upstream, and depends also on the trip tables its views read, month
+    by month: a view is not rebuilt when a month loads, so without that edge nothing would
+    tell automation that fact_trips' month (or the for-hire mart) changed. Unpartitioned
+    tables (dim_zones, the marts) are rebuilt when an input changes."""
 
     def get_asset_key(self, dbt_resource_props) -> AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -53,6 +61,57 @@ class TaxiDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props) -> str:
         return GROUP
+
+    def get_owners(self, dbt_resource_props):
+        return OWNERS
+
+    def get_tags(self, dbt_resource_props):
+        return {**super().get_tags(dbt_resource_props), "layer": GROUP}
+
+    def get_automation_condition(self, dbt_resource_props):
+        if dbt_resource_props["resource_type"] != "model":
+            return None
+        if _is_view(dbt_resource_props):
+            return built_when_missing()
+        return follows_upstream() if dbt_resource_props["name"] == MONTHLY_MODELS else aggregates_upstream()
+
+    def get_asset_spec(self, manifest, unique_id, project) -> AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] != "model" or _is_view(props):
+            return spec
+        present = {dep.asset_key for dep in spec.deps}
+        through_views = [
+            AssetDep(self.get_asset_key(self.get_resource_props(manifest, source)),
+                     partition_mapping=_same_month() if props["name"] == MONTHLY_MODELS else None)
+            for source in _sources_behind_views(manifest, props)
+        ]
+        return spec.replace_attributes(
+            deps=[*spec.deps, *(dep for dep in through_views if dep.asset_key not in present)]
+        )
+
+
+def _is_view(props) -> bool:
+    return props.get("config", {}).get("materialized") == "view"
+
+
+def _sources_behind_views(manifest, props) -> list[str]:
+    """The sources a model reads through its parent views (recursively), in order."""
+    found = []
+    for parent in props.get("depends_on", {}).get("nodes", []):
+        node = manifest["nodes"].get(parent)
+        if node is not None and node["resource_type"] == "model" and _is_view(node):
+            for upstream in node["depends_on"]["nodes"]:
+                if upstream.startswith("source."):
+                    found.append(upstream)
+            found.extend(_sources_behind_views(manifest, node))
+    return list(dict.fromkeys(found))
+
+
+def _same_month() -> TimeWindowPartitionMapping:
+    """fact_trips' month reads the same month of each trip table; green's months start in
+    2013-08, so an earlier fact month has no green partition to wait for."""
+    return TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
 
 
 def dbt_project() -> DbtProject:

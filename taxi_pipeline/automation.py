@@ -1,0 +1,111 @@
+"""What automation keeps loaded (the load window) and when an asset follows its upstream.
+
+The raw files are driven by the source (`tlc_source_sensor`): it requests the months of
+the load window that are new or changed at the source, and re-uploads of any month already
+loaded, whatever its age; older history is loaded only by an explicit backfill.
+Everything downstream of a raw file follows it through declarative automation: a month
+whose upstream month changed is materialized again, new and old months alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+from dagster import AutomationCondition
+
+from taxi_pipeline.partitions import months_back
+
+OWNERS = ["team:data-engineering"]
+"""Who answers for the assets in the catalog (Dagster's owners: a team or an email)."""
+LAYER_CODE = {
+    "raw": ("taxi_pipeline.resources.source", "taxi_pipeline.cleaning", "taxi_pipeline.conform"),
+    "clean": ("taxi_pipeline.cleaning", "taxi_pipeline.conform", "taxi_pipeline.services"),
+    "warehouse": ("taxi_pipeline.io_managers.warehouse", "taxi_pipeline.io_managers.bigquery",
+                  "taxi_pipeline.io_managers.evolution"),
+    "postgres": ("taxi_pipeline.io_managers.postgres", "taxi_pipeline.io_managers.postgres_views"),
+}
+"""The modules whose code makes each layer's data: their hash is the layer's code version."""
+
+DEFAULT_WINDOW_MONTHS = 6
+"""The TLC publishes a month about two months after it ends: six calendar months hold the
+three or four newest published months of each service (at most 24 runs on a first tick)."""
+
+
+@dataclass(frozen=True)
+class LoadWindow:
+    """The months automation keeps loaded: from `since` (YYYY-MM) if set, else the last
+    `months` calendar months (the current one included)."""
+
+    months: int = DEFAULT_WINDOW_MONTHS
+    since: str | None = None
+
+    def __post_init__(self):
+        if self.since is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", self.since):
+            raise ValueError(f"TAXI_AUTOMATION_SINCE must look like 2024-01, not {self.since!r}")
+        if self.months < 1:
+            raise ValueError(f"TAXI_AUTOMATION_MONTHS must be at least 1, not {self.months}")
+
+    def first_month(self, now: datetime) -> str:
+        return self.since or months_back(now, self.months)[-1]
+
+    def contains(self, month: str, now: datetime) -> bool:
+        return month >= self.first_month(now)
+
+    def describe(self, now: datetime) -> str:
+        how = f"TAXI_AUTOMATION_SINCE={self.since}" if self.since else f"the last {self.months} months"
+        return f"{self.first_month(now)} onwards ({how})"
+
+
+def follows_upstream() -> AutomationCondition:
+    """Dagster's `eager()` without its latest-time-window limit: a partition whose upstream
+    partition was updated (a re-uploaded 2012 month too) is materialized once nothing it
+    reads is missing or running. Not for never-loaded months: nothing upstream changed."""
+    return (
+        AutomationCondition.any_deps_updated().since_last_handled()
+        & ~AutomationCondition.any_deps_missing()
+        & ~AutomationCondition.any_deps_in_progress()
+        & ~AutomationCondition.in_progress()
+    ).with_label("follows its upstream")
+
+
+def aggregates_upstream() -> AutomationCondition:
+    """For an unpartitioned table over monthly inputs (a mart): rebuilt when any input
+    month changed, once every input has some data (`any_deps_missing` would wait for every
+    month since 2009)."""
+    return (
+        AutomationCondition.any_deps_updated().since_last_handled()
+        & AutomationCondition.all_deps_match(~AutomationCondition.missing())
+        & ~AutomationCondition.any_deps_in_progress()
+        & ~AutomationCondition.in_progress()
+    ).with_label("rebuilt when its inputs change")
+
+
+def built_when_missing() -> AutomationCondition:
+    """For views: built when missing or when their code changed, once what they read has
+    data; a view shows new months of its tables without being rebuilt."""
+    return (
+        (AutomationCondition.missing() | AutomationCondition.code_version_changed()).since_last_handled()
+        & AutomationCondition.all_deps_match(~AutomationCondition.missing())
+        & ~AutomationCondition.any_deps_in_progress()
+        & ~AutomationCondition.in_progress()
+    ).with_label("built when missing")
+
+
+@cache
+def code_version(layer: str) -> str:
+    """A hash of the code that makes `layer`'s data (LAYER_CODE): it changes exactly when that
+    code does, so the UI shows an asset whose code changed since its last materialization."""
+    digest = hashlib.sha256()
+    for module in LAYER_CODE[layer]:
+        digest.update(open(importlib.util.find_spec(module).origin, "rb").read())  # noqa: SIM115
+    return digest.hexdigest()[:12]
+
+
+def catalog(layer: str, **tags: str) -> dict:
+    """Owners, tags (layer and the given ones) and code version of an asset."""
+    return {"owners": OWNERS, "tags": {"layer": layer, **tags}, "code_version": code_version(layer)}

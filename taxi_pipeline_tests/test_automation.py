@@ -1,0 +1,204 @@
+"""Automation that can be left on: the source sensor keeps the load window loaded (and
+re-uploads of months loaded before), and what is downstream of a raw file follows it by
+declarative automation. Against a local server that answers like the TLC's CDN for every
+month since 2009 (HEAD with an ETag; 403 after the newest published month), on a real
+instance; loads are recorded as the raw asset's materializations with the file's version."""
+
+import threading
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from dagster import (
+    AssetKey,
+    AssetMaterialization,
+    DagsterInstance,
+    Definitions,
+    build_sensor_context,
+    evaluate_automation_conditions,
+)
+
+from taxi_pipeline.assets.trips import trip_asset_keys
+from taxi_pipeline.automation import LoadWindow
+from taxi_pipeline.defs import sensors
+from taxi_pipeline.defs.transform import dbt_project, model_definitions
+from taxi_pipeline.environments import resources_for_environment
+from taxi_pipeline.materializations import DATA_VERSION_TAG
+from taxi_pipeline.resources.source import TaxiSourceResource
+from taxi_pipeline.services import SERVICES
+from taxi_pipeline.sources import SOURCES
+from taxi_pipeline_tests.definitions import pipeline
+
+NOW = datetime(2026, 11, 2, 6, tzinfo=UTC)
+NEWEST_PUBLISHED = "2026-09"
+YELLOW = trip_asset_keys(SERVICES["yellow"])
+
+
+class Cdn:
+    """Every month of every service up to NEWEST_PUBLISHED, each file's ETag its generation
+    (bumped by `reupload`); later months 403, as the TLC's CloudFront answers."""
+
+    def __init__(self):
+        self.generations: dict[str, int] = {}
+        self.asked: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_HEAD(self):
+                name = self.path.rsplit("/", 1)[-1]
+                outer.asked.append(name)
+                month = name.rsplit("_", 1)[-1].split(".")[0]
+                if month > NEWEST_PUBLISHED:
+                    self.send_response(403)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("ETag", f'"{name}-{outer.generations.get(name, 1)}"')
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.source = TaxiSourceResource(source="tlc", base_url=f"http://127.0.0.1:{self.server.server_port}")
+
+    def reupload(self, service: str, month: str) -> None:
+        name = f"{service}_tripdata_{month}.parquet"
+        self.generations[name] = self.generations.get(name, 1) + 1
+
+    def version(self, service: str, month: str) -> str:
+        return self.source.month_version(SERVICES[service], month)
+
+
+@pytest.fixture
+def cdn():
+    server = Cdn()
+    yield server
+    server.server.shutdown()
+
+
+@pytest.fixture
+def instance(tmp_path):
+    (tmp_path / "home").mkdir()
+    test_instance = DagsterInstance.local_temp(str(tmp_path / "home"))
+    yield test_instance
+    test_instance.dispose()
+
+
+def _tick(cdn, instance, monkeypatch, now, cursor=None, window=None):
+    monkeypatch.setattr(sensors, "_now", lambda: now)
+    cdn.asked.clear()
+    sensor = sensors.source_sensor(window or LoadWindow())
+    with build_sensor_context(instance=instance, cursor=cursor, resources={"source": cdn.source}) as context:
+        result = sensor(context)
+    requested = {(r.job_name.removesuffix("_taxi_job"), r.partition_key) for r in result.run_requests}
+    return requested, result.cursor
+
+
+def _loaded(instance, key: AssetKey, month: str, version: str | None = None) -> None:
+    """What a run (or a backfill's) records when it materializes `key`'s month."""
+    tags = {DATA_VERSION_TAG: version} if version else None
+    instance.report_runless_asset_event(AssetMaterialization(asset_key=key, partition=month, tags=tags))
+
+
+def test_a_fresh_instance_requests_only_the_window_and_then_reuploads_of_loaded_months(
+    cdn, instance, monkeypatch
+):
+    requested, cursor = _tick(cdn, instance, monkeypatch, NOW)
+    # The last six calendar months: 2026-06..2026-11, published up to 2026-09.
+    window = {"2026-06", "2026-07", "2026-08", "2026-09"}
+    assert requested == {(service, month) for service in SERVICES for month in window}
+    assert len(cdn.asked) == 6 * len(SERVICES)  # not the ~600 months since 2009
+
+    # 2012-03 of yellow was loaded by a backfill; the window's months by their runs.
+    _loaded(instance, YELLOW.raw, "2012-03", cdn.version("yellow", "2012-03"))
+    for service, month in requested:
+        _loaded(instance, trip_asset_keys(SERVICES[service]).raw, month, cdn.version(service, month))
+
+    later = datetime(2026, 11, 2, 12, tzinfo=UTC)
+    assert _tick(cdn, instance, monkeypatch, later, cursor)[0] == set()  # nothing changed
+    assert "yellow_tripdata_2012-03.parquet" not in cdn.asked  # loaded months: weekly
+
+    cdn.reupload("yellow", "2012-03")
+    cdn.reupload("green", "2012-04")  # never loaded, outside the window
+    week_later = datetime(2026, 11, 9, 12, tzinfo=UTC)
+    requested, cursor = _tick(cdn, instance, monkeypatch, week_later, cursor)
+    assert requested == {("yellow", "2012-03")}
+    assert "green_tripdata_2012-04.parquet" not in cdn.asked  # never asked, never requested
+    assert len(cdn.asked) == 6 * len(SERVICES) + 1
+
+
+def test_the_window_can_start_at_a_month(cdn, instance, monkeypatch):
+    requested, _ = _tick(cdn, instance, monkeypatch, NOW, window=LoadWindow(since="2026-08"))
+    assert requested == {(s, m) for s in SERVICES for m in ("2026-08", "2026-09")}
+    with pytest.raises(ValueError, match="TAXI_AUTOMATION_SINCE must look like 2024-01"):
+        LoadWindow(since="2026-8")
+
+
+def _requests(definitions, instance, cursor) -> tuple[dict, object]:
+    result = evaluate_automation_conditions(
+        defs=definitions, instance=instance, cursor=cursor, evaluation_time=NOW
+    )
+    requested = {
+        key.to_user_string(): set(result.get_requested_partitions(key))
+        for key in definitions.resolve_asset_graph().get_all_asset_keys()
+        if result.get_num_requested(key)
+    }
+    return requested, result.cursor
+
+
+@pytest.fixture
+def definitions(tmp_path, monkeypatch) -> Definitions:
+    """The pipeline and its models, with the local resources (built, never used)."""
+    monkeypatch.setenv("TAXI_DATA_DIR", str(tmp_path / "data"))
+    return Definitions.merge(
+        pipeline(SOURCES["tlc"]), model_definitions(dbt_project()),
+        Definitions(resources=resources_for_environment("local")),
+    )
+
+
+def test_a_reloaded_old_month_flows_downstream_through_every_layer_and_the_models(instance, definitions):
+    requested, cursor = _requests(definitions, instance, None)
+    assert requested == {}  # a fresh instance: nothing loaded, nothing to follow
+
+    _loaded(instance, YELLOW.raw, "2012-03", "tlc:v2")  # the re-uploaded month, downloaded
+    requested, cursor = _requests(definitions, instance, cursor)
+    # The month's three downstream layers, in one run (a dep that will be requested counts).
+    month = {"2012-03"}
+    assert requested == {"lake/clean_yellow_trips": month, "warehouse/yellow_tripdata": month,
+                         "postgres/yellow_taxi_trips": month}
+
+    for key in (YELLOW.clean, YELLOW.warehouse, YELLOW.postgres):
+        _loaded(instance, key, "2012-03")
+    requested, cursor = _requests(definitions, instance, cursor)
+    # The yellow view is built once its table has data; fact_trips waits for it and dim_zones.
+    assert requested == {"models/stg_yellow_tripdata": {None}}
+
+    for name in ("stg_yellow_tripdata", "stg_green_tripdata", "dim_zones"):
+        _loaded(instance, AssetKey(["models", name]), None)
+    _loaded(instance, YELLOW.warehouse, "2012-03")  # the month loaded again
+    requested, cursor = _requests(definitions, instance, cursor)
+    assert requested == {"models/fact_trips": month}
+
+    _loaded(instance, AssetKey(["models", "fact_trips"]), "2012-03")
+    requested, cursor = _requests(definitions, instance, cursor)
+    assert requested == {"models/dm_monthly_zone_revenue": {None}}  # the mart over the new month
+    _loaded(instance, AssetKey(["models", "dm_monthly_zone_revenue"]), None)
+    assert _requests(definitions, instance, cursor)[0] == {}  # all caught up: nothing twice
+
+
+def test_every_asset_has_owners_layer_tags_and_a_code_version(definitions):
+    graph = definitions.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.owners == ["team:data-engineering"], key
+        assert node.tags.get("layer") in {"raw", "clean", "warehouse", "postgres", "models"}, key
+        assert node.code_version, key
+    raw = graph.get(YELLOW.raw)
+    assert raw.tags["service"] == "yellow" and raw.tags["source"] == "tlc"
+    assert raw.automation_condition is None  # the source drives the raw files
+    assert graph.get(YELLOW.warehouse).automation_condition.get_label() == "follows its upstream"
+
+
