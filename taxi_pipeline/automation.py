@@ -13,7 +13,7 @@ import hashlib
 import importlib.util
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 
 from dagster import AutomationCondition
@@ -31,6 +31,9 @@ LAYER_CODE = {
 }
 """The modules whose code makes each layer's data: their hash is the layer's code version."""
 
+DEFAULT_LATE_AFTER = timedelta(hours=24)
+"""How long after the source publishes a month (or re-uploads it) it may be missing from
+the warehouse before its freshness check fails: the source sensor asks every 6 h."""
 DEFAULT_WINDOW_MONTHS = 6
 """The TLC publishes a month about two months after it ends: six calendar months hold the
 three or four newest published months of each service (at most 24 runs on a first tick)."""

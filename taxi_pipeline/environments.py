@@ -14,12 +14,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from dagster import EnvVar
 
-from taxi_pipeline.automation import DEFAULT_WINDOW_MONTHS, LoadWindow
+from taxi_pipeline.automation import DEFAULT_LATE_AFTER, DEFAULT_WINDOW_MONTHS, LoadWindow
 from taxi_pipeline.io_managers.bigquery import BigQueryWarehouseIOManager
 from taxi_pipeline.io_managers.lake import LakeIOManager
 from taxi_pipeline.io_managers.postgres import DEFAULT_VIEWS_SCHEMA, PostgresTableIOManager
@@ -70,6 +71,15 @@ def load_window() -> LoadWindow:
     if not months.isdigit():
         raise ValueError(f"TAXI_AUTOMATION_MONTHS must be a number of months, not {months!r}")
     return LoadWindow(months=int(months), since=os.environ.get("TAXI_AUTOMATION_SINCE") or None)
+
+
+def late_after() -> timedelta:
+    """TAXI_FRESHNESS_HOURS: how long a newly published month may be missing (default 24)."""
+    hours = os.environ.get("TAXI_FRESHNESS_HOURS")
+    try:
+        return timedelta(hours=float(hours)) if hours else DEFAULT_LATE_AFTER
+    except ValueError:
+        raise ValueError(f"TAXI_FRESHNESS_HOURS must be a number of hours, not {hours!r}") from None
 
 
 def data_dir() -> Path:

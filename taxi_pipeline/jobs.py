@@ -16,8 +16,8 @@ level up: a run per month, in a container of its own in production.
 There is no job over all services: a job has one partitions definition, and the services
 start in different months (yellow 2009-01, green 2014-01, fhv 2015-01, fhvhv 2019-02).
 One shared range from 2009 would list 5-10 years of months that can never exist for
-three of them. A month of every service is four runs: each service's schedule requests
-its newest published month, and a backfill per job (UI or `dagster job backfill`)
+three of them. A month of every service is four runs: the source sensor requests each
+new month per service, and a backfill per job (UI or `dagster job backfill`)
 covers a range.
 """
 

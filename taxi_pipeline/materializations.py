@@ -1,7 +1,7 @@
 """What the instance recorded for a month of an asset: its latest materialization.
 
 One query for two readers: the reconcile check takes the raw step's row count from it,
-and the schedules and the source sensor the data version of the raw file loaded last.
+and the freshness checks and the source sensor the data version of the raw file loaded last.
 """
 
 from __future__ import annotations

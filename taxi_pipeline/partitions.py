@@ -1,7 +1,7 @@
 """Monthly partitions per service, from its first published month to the present one.
 
 No end date: the definitions add a month as time passes, with no code change or
-redeploy. `end_offset=1` lists the month in progress too, so a schedule or sensor can
+redeploy. `end_offset=1` lists the month in progress too, so the source sensor can
 request a month as soon as the source publishes it; until then it fails at once as
 "not published" (the TLC publishes a month about two months after it ends).
 """

@@ -47,8 +47,6 @@ class TaxiService:
     pickup_column: str
     dropoff_column: str
     columns: tuple[Column, ...]
-    schedule_hour: int
-    """Hour (UTC) of the monthly run on the 1st."""
     renames: Mapping[str, str] = field(default_factory=dict)
     """Lower-cased name in an older layout -> canonical name."""
     ignored: frozenset[str] = frozenset()
@@ -178,7 +176,6 @@ SERVICES: dict[str, TaxiService] = {
             first_month="2009-01",
             pickup_column="tpep_pickup_datetime",
             dropoff_column="tpep_dropoff_datetime",
-            schedule_hour=10,
             columns=(
                 _VENDOR,
                 _time("tpep_pickup_datetime", "When the meter was engaged"),
@@ -238,7 +235,6 @@ SERVICES: dict[str, TaxiService] = {
             first_month="2014-01",
             pickup_column="lpep_pickup_datetime",
             dropoff_column="lpep_dropoff_datetime",
-            schedule_hour=9,
             columns=(
                 _VENDOR,
                 _time("lpep_pickup_datetime", "When the meter was engaged"),
@@ -270,7 +266,6 @@ SERVICES: dict[str, TaxiService] = {
             first_month="2015-01",
             pickup_column="pickup_datetime",
             dropoff_column="dropoff_datetime",  # dropOff_datetime in the files
-            schedule_hour=11,
             columns=(
                 _text("dispatching_base_num", "TLC base license number of the dispatching base"),
                 _time("pickup_datetime", "When the trip started"),
@@ -286,7 +281,6 @@ SERVICES: dict[str, TaxiService] = {
             first_month="2019-02",
             pickup_column="pickup_datetime",
             dropoff_column="dropoff_datetime",
-            schedule_hour=12,
             columns=(
                 _text(
                     "hvfhs_license_num",

@@ -1,8 +1,8 @@
 """Which source months to request: what the source has published, and the run that loads it.
 
-Shared by the monthly schedules (the newest month) and the source sensor (every month whose
-file is new or changed); both compare the source's file version with the data version the
-raw asset recorded (`materializations.stored_version`).
+The freshness checks ask for the newest published month; the source sensor requests every
+month whose file is new or changed, comparing the source's file version with the data
+version the raw asset recorded (`materializations.stored_version`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from taxi_pipeline.resources.source import TaxiSourceResource
 from taxi_pipeline.services import TaxiService
 
 LOOKBACK_MONTHS = 12
-"""How far back a schedule's tick looks for the newest published month (the TLC lags ~2 months)."""
+"""How far back the freshness check looks for the newest published month (the TLC lags ~2 months)."""
 
 
 def newest_published(

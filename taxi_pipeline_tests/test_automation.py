@@ -4,8 +4,10 @@ declarative automation. Against a local server that answers like the TLC's CDN f
 month since 2009 (HEAD with an ETag; 403 after the newest published month), on a real
 instance; loads are recorded as the raw asset's materializations with the file's version."""
 
+import email.utils
+import json
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -18,12 +20,15 @@ from dagster import (
     evaluate_automation_conditions,
 )
 
+from taxi_pipeline.assets import freshness
 from taxi_pipeline.assets.trips import trip_asset_keys
 from taxi_pipeline.automation import LoadWindow
 from taxi_pipeline.defs import sensors
+from taxi_pipeline.defs.freshness import freshness_definitions
 from taxi_pipeline.defs.transform import dbt_project, model_definitions
 from taxi_pipeline.environments import resources_for_environment
 from taxi_pipeline.materializations import DATA_VERSION_TAG
+from taxi_pipeline.resources.alerts import AlertWebhookResource
 from taxi_pipeline.resources.source import TaxiSourceResource
 from taxi_pipeline.services import SERVICES
 from taxi_pipeline.sources import SOURCES
@@ -40,7 +45,9 @@ class Cdn:
 
     def __init__(self):
         self.generations: dict[str, int] = {}
+        self.published: dict[str, datetime] = {}
         self.asked: list[str] = []
+        self.alerts: list[str] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,7 +61,15 @@ class Cdn:
                     return
                 self.send_response(200)
                 self.send_header("ETag", f'"{name}-{outer.generations.get(name, 1)}"')
+                published = outer.published.get(name, datetime(2026, 10, 20, tzinfo=UTC))
+                self.send_header("Last-Modified", email.utils.format_datetime(published, usegmt=True))
                 self.send_header("Content-Length", "1000")
+                self.end_headers()
+
+            def do_POST(self):  # the alert webhook
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.alerts.append(json.loads(body)["text"])
+                self.send_response(200)
                 self.end_headers()
 
             def log_message(self, *args):
@@ -64,9 +79,11 @@ class Cdn:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.source = TaxiSourceResource(source="tlc", base_url=f"http://127.0.0.1:{self.server.server_port}")
 
-    def reupload(self, service: str, month: str) -> None:
+    def reupload(self, service: str, month: str, when: datetime | None = None) -> None:
         name = f"{service}_tripdata_{month}.parquet"
         self.generations[name] = self.generations.get(name, 1) + 1
+        if when:
+            self.published[name] = when
 
     def version(self, service: str, month: str) -> str:
         return self.source.month_version(SERVICES[service], month)
@@ -202,3 +219,40 @@ def test_every_asset_has_owners_layer_tags_and_a_code_version(definitions):
     assert graph.get(YELLOW.warehouse).automation_condition.get_label() == "follows its upstream"
 
 
+
+
+def test_a_month_published_a_day_ago_and_not_loaded_fails_freshness_once_alerted_then_passes(
+    cdn, instance, tmp_path, monkeypatch
+):
+    """2026-09 is the newest month the CDN has, published 2026-10-20; the check asks it."""
+    monkeypatch.setenv("TAXI_DATA_DIR", str(tmp_path / "data"))
+    resources = {**resources_for_environment("local"), "source": cdn.source,
+                 "alerts": AlertWebhookResource(url=cdn.source.base_url + "/alert")}
+    checks = Definitions.merge(pipeline(SOURCES["tlc"]), freshness_definitions(),
+                               Definitions(resources=resources))
+    job = checks.resolve_job_def("freshness_job")
+
+    def check(now) -> dict:
+        monkeypatch.setattr(freshness, "_now", lambda: now)
+        result = job.execute_in_process(instance=instance)
+        evaluations = {e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations()}
+        assert len(evaluations) == len(SERVICES)
+        return evaluations["yellow_tripdata"]
+
+    late = check(NOW)  # 13 days after publication, not loaded
+    assert not late.passed and late.severity.value == "ERROR"
+    assert late.metadata["newest_published_month"].value == "2026-09"
+    assert late.metadata["hours_since_publication"].value == 13 * 24 + 6
+    yellow_alerts = [a for a in cdn.alerts if "yellow 2026-09" in a]
+    assert len(yellow_alerts) == 1 and "not in the warehouse" in yellow_alerts[0]
+    assert not check(NOW + timedelta(hours=1)).passed
+    assert len([a for a in cdn.alerts if "yellow 2026-09" in a]) == 1  # alerted once per late month
+
+    _loaded(instance, YELLOW.raw, "2026-09", cdn.version("yellow", "2026-09"))
+    _loaded(instance, YELLOW.warehouse, "2026-09")
+    assert check(NOW).passed
+
+    cdn.reupload("yellow", "2026-09", when=NOW - timedelta(hours=2))  # not late yet
+    assert check(NOW).passed
+    reloaded_late = check(NOW + timedelta(hours=23))
+    assert not reloaded_late.passed and "re-uploaded" in reloaded_late.description

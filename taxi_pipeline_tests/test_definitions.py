@@ -82,12 +82,14 @@ def test_the_location_has_every_check_schedule_sensor_and_resource(defs):
     graph = defs.resolve_asset_graph()
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     pipeline_checks = {c for c in checks if not c[0].startswith("models/")}
-    assert len(pipeline_checks) == 18  # 4 per service + negative_total_amount for yellow and green
+    # 4 per service + negative_total_amount for yellow and green + a freshness check per service
+    assert len(pipeline_checks) == 22
+    assert ("warehouse/fhv_tripdata", "newest_month_loaded") in checks
     assert ("models/fact_trips", "not_null_fact_trips_tripid") in checks  # dbt's tests
     assert ("postgres/fhvhv_taxi_trips", "rows_reconcile") in checks
     assert ("lake/clean_yellow_trips", "negative_total_amount") in checks
     assert ("lake/clean_fhv_trips", "negative_total_amount") not in checks
-    assert sorted(s.name for s in defs.schedules) == sorted(f"{s}_monthly_schedule" for s in SERVICES)
+    assert [s.name for s in defs.schedules] == ["freshness_schedule"]
     sensor_names = ["alert_on_run_failure", "taxi_automation", "tlc_source_sensor"]
     assert sorted(s.name for s in defs.sensors) == sensor_names
     assert set(defs.resources) == {"alerts", "dbt", "lake_io_manager", "postgres", "postgres_io_manager",

@@ -1,11 +1,10 @@
-"""Schedules, the source sensor, retries and failure alerts, each against real parts:
+"""The source sensor, retries and failure alerts, each against real parts:
 a local HTTP source (steady, flaky or changing), an alert receiver, a real instance."""
 
 import functools
 import gzip
 import json
 import threading
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -14,7 +13,6 @@ from dagster import (
     DagsterInstance,
     Definitions,
     build_run_status_sensor_context,
-    build_schedule_context,
     build_sensor_context,
     materialize,
 )
@@ -25,17 +23,14 @@ from taxi_pipeline.defs.sensors import failure_alert_sensor, source_sensor
 from taxi_pipeline.resources.alerts import AlertWebhookResource
 from taxi_pipeline.resources.source import TaxiSourceResource
 from taxi_pipeline.services import SERVICES
-from taxi_pipeline.sources import SOURCES
 from taxi_pipeline_tests.definitions import assets_for, pipeline
 
 from .conftest import _QuietHandler
 
-service_schedules = list(pipeline(SOURCES["tlc"]).schedules)
 # A window over all history: these tests are about what changed, not the window (test_automation).
 tlc_source_sensor = source_sensor(LoadWindow(since="2009-01"))
 alert_on_run_failure = failure_alert_sensor()
 
-TICK = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -47,64 +42,6 @@ def instance(tmp_path):
     test_instance = DagsterInstance.local_temp(str(tmp_path / "dagster_home"))
     yield test_instance
     test_instance.dispose()
-
-
-def _publish(env, service: str, month: str, like: str) -> None:
-    """The TLC publishes `month`: a copy of a bundled official-layout month under its name."""
-    mirror = env.mirror
-    mirror.path(service, month, "tlc").write_bytes(mirror.path(service, like, "tlc").read_bytes())
-
-
-NEWEST_BUNDLED = {"yellow": "2025-02", "green": "2025-11", "fhv": "2024-03", "fhvhv": "2025-01"}
-
-
-@pytest.mark.parametrize("schedule", service_schedules, ids=[s.name for s in service_schedules])
-def test_a_monthly_schedule_requests_the_newest_published_month_once(schedule, tlc_env, instance):
-    service = SERVICES[schedule.name.split("_")[0]]
-    assert schedule.cron_schedule == f"0 {service.schedule_hour} 1 * *"
-    assert schedule.job_name == f"{service.name}_taxi_job"
-    _newest_month_ticks(schedule, service, instance, tlc_env)
-
-
-def _repository(env):
-    defs = Definitions.merge(pipeline(env.source), Definitions(resources=env.resources))
-    return defs.get_repository_def()
-
-
-def _newest_month_ticks(schedule, service, instance, tlc_env):
-    repository = _repository(tlc_env)
-
-    def tick(when: datetime):
-        # `with`: the context opens the instance from its ref and must close it again
-        with build_schedule_context(
-            scheduled_execution_time=when, instance=instance, repository_def=repository,
-            resources={"source": tlc_env.resources["source"]},
-        ) as context:
-            return schedule.evaluate_tick(context)
-
-    # 2026-12-01: the newest month the (local) TLC has is 2026-09; 2026-10..12 are not published.
-    _publish(tlc_env, service.name, "2026-09", NEWEST_BUNDLED[service.name])
-    [request] = tick(TICK).run_requests
-    assert request.partition_key == "2026-09"
-    assert request.tags["taxi/source_version"].startswith("tlc:")
-
-    _load_raw(tlc_env, instance, service.name, "2026-09")
-    assert tick(TICK.replace(month=12, day=1)).run_requests == []  # loaded: not the same month again
-
-    _publish(tlc_env, service.name, "2026-10", NEWEST_BUNDLED[service.name])
-    [request] = tick(datetime(2027, 1, 1, 10, tzinfo=UTC)).run_requests
-    assert request.partition_key == "2026-10"
-
-
-def test_a_schedule_skips_when_nothing_was_published_for_a_year(tlc_env, instance):
-    schedule = next(s for s in service_schedules if s.name == "fhv_monthly_schedule")
-    with build_schedule_context(
-        scheduled_execution_time=datetime(2027, 6, 1, tzinfo=UTC),  # newest bundled fhv: 2024-03
-        instance=instance, resources={"source": tlc_env.resources["source"]},
-        repository_def=_repository(tlc_env),
-    ) as context:
-        result = schedule.evaluate_tick(context)
-    assert result.run_requests == [] and "no fhv month in the last 12" in result.skip_message
 
 
 def _requested(taxi_env, instance, cursor=None) -> tuple[set[tuple[str, str]], str]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import email.utils
 import random
 import time
 import urllib.error
 import urllib.request
 import zlib
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -94,7 +96,23 @@ class TaxiSourceResource(ConfigurableResource):
         return None if token is None else self.versioned(token)
 
     def version(self, relative_path: str) -> str | None:
-        """The source file's version token (a HEAD request), or None if it is not there.
+        """The source file's version token (a HEAD request), or None if it is not there."""
+        headers = self.head(relative_path)
+        return None if headers is None else version_token(headers)
+
+    def month_published_at(self, service: TaxiService, month: str) -> datetime | None:
+        """When the source last (re-)published the month's file (its Last-Modified), or None
+        if it is not published or does not say."""
+        try:
+            self.layout.check_month(service, month)
+        except SourceMonthUnavailable:
+            return None
+        headers = self.head(self.month_path(service, month))
+        stamp = headers.get("Last-Modified") if headers is not None else None
+        return email.utils.parsedate_to_datetime(stamp) if stamp else None
+
+    def head(self, relative_path: str):
+        """The source file's headers (a HEAD request), or None if it is not there.
 
         A busy server (429, 5xx) is asked again with exponential backoff and jitter; if
         it stays busy, TransientSourceError."""
@@ -103,7 +121,7 @@ class TaxiSourceResource(ConfigurableResource):
             request = urllib.request.Request(url, method="HEAD")
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
-                    return version_token(response.headers)
+                    return response.headers
             except urllib.error.HTTPError as err:
                 if err.code in MISSING_STATUSES:
                     return None
