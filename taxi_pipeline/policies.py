@@ -7,8 +7,14 @@
   month, a month is the unit a learner re-runs, and a failed month must not hold back
   the others. The price: `dg launch --partition-range` (which needs single-run assets)
   is not available; backfill ranges from the UI, GraphQL or `dagster job backfill`.
-- Concurrency: downloads share the `tlc_downloads` pool, limited in dagster.yaml, so a
-  31-month, 3-service backfill opens a few connections to the source, not 93.
+- Concurrency: the steps that touch a shared system share a pool (POOL_LIMITS), so a
+  backfill with 4 runs at once holds by construction, not by luck: downloads (a few
+  connections to the source, not one per month), the DuckDB file (one writer per file:
+  DuckDB's own rule, so its pool is 1, dbt's models included), Postgres COPY (one server:
+  two COPYs keep it busy without thrashing), BigQuery load jobs (quotas are per table
+  and project: 1,500 loads per table per day, and a month is one job). dagster.yaml's
+  `default_limit` covers a pool nobody sized; `python -m taxi_pipeline.pools` writes
+  these limits into the instance (the Dagster OSS way: `dagster instance concurrency set`).
 """
 
 import warnings
@@ -21,6 +27,12 @@ warnings.filterwarnings("ignore", category=BetaWarning, message="Parameter `back
 TRANSIENT_RETRY = RetryPolicy(max_retries=4, delay=1, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
 ONE_MONTH_PER_RUN = BackfillPolicy.multi_run(max_partitions_per_run=1)
 DOWNLOAD_POOL = "tlc_downloads"
+DUCKDB_POOL = "duckdb_warehouse"
+POSTGRES_POOL = "postgres_copy"
+BIGQUERY_POOL = "bigquery_loads"
+WAREHOUSE_POOLS = {"duckdb": DUCKDB_POOL, "bigquery": BIGQUERY_POOL}
+"""The warehouse step's pool, by the warehouse's kind."""
+POOL_LIMITS = {DOWNLOAD_POOL: 4, DUCKDB_POOL: 1, POSTGRES_POOL: 2, BIGQUERY_POOL: 4}
 
 
 def permanent(error: Exception) -> Failure:

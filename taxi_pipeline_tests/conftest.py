@@ -389,6 +389,9 @@ concurrency:
     max_concurrent_runs: 3
 """
     )
+    # The pools' limits, as a deployment sets them (the DuckDB file's writers one at a time).
+    subprocess.run([sys.executable, "-m", "taxi_pipeline.pools"], cwd=REPO, check=True,
+                   env={**os.environ, "DAGSTER_HOME": str(home)}, capture_output=True)
     port = _free_port()
     env = {
         **os.environ,

@@ -206,7 +206,7 @@ def test_a_reloaded_old_month_flows_downstream_through_every_layer_and_the_model
     assert _requests(definitions, instance, cursor)[0] == {}  # all caught up: nothing twice
 
 
-def test_every_asset_has_owners_layer_tags_and_a_code_version(definitions):
+def test_every_asset_has_owners_layer_tags_a_code_version_and_its_pool(definitions):
     graph = definitions.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
@@ -215,6 +215,13 @@ def test_every_asset_has_owners_layer_tags_and_a_code_version(definitions):
         assert node.code_version, key
     raw = graph.get(YELLOW.raw)
     assert raw.tags["service"] == "yellow" and raw.tags["source"] == "tlc"
+    # Writers of one system share its pool: the DuckDB file's loads and the dbt models alike.
+    pools = {key.to_user_string(): definitions.get_assets_def(key).get_op_def_for_asset_key(key).pool
+             for key in graph.get_all_asset_keys()}
+    assert pools["warehouse/yellow_tripdata"] == pools["models/fact_trips"] == "duckdb_warehouse"
+    assert pools["warehouse/taxi_zone_lookup"] == "duckdb_warehouse"
+    assert pools["postgres/fhv_taxi_trips"] == "postgres_copy"
+    assert pools["lake/raw_green_trips"] == "tlc_downloads"
     assert raw.automation_condition is None  # the source drives the raw files
     assert graph.get(YELLOW.warehouse).automation_condition.get_label() == "follows its upstream"
 
@@ -256,3 +263,65 @@ def test_a_month_published_a_day_ago_and_not_loaded_fails_freshness_once_alerted
     assert check(NOW).passed
     reloaded_late = check(NOW + timedelta(hours=23))
     assert not reloaded_late.passed and "re-uploaded" in reloaded_late.description
+
+
+@pytest.mark.slow  # a `dagster job execute` child process on the embedded Postgres
+def test_a_warehouse_load_waits_for_the_duckdb_pool_while_the_other_steps_go_on(
+    tmp_path, http_mirror, embedded_postgres_dir
+):
+    """The DuckDB file's writers are serialized by the `duckdb_warehouse` pool, not by luck:
+    with its one slot held (as another run's load would), a month's run loads the lake and
+    Postgres, waits before the warehouse step, and finishes once the slot is free."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from dagster import DagsterEventType
+
+    from .conftest import REPO, _create_database
+
+    home = tmp_path / "home"
+    home.mkdir()
+    home.joinpath("dagster.yaml").write_text(
+        (REPO / "dagster.yaml").read_text().replace("taxi_data/dagster", str(tmp_path / "dagster"))
+    )
+    database = f"pools_{os.urandom(4).hex()}"
+    _create_database(embedded_postgres_dir, database)
+    env = {**os.environ, "DAGSTER_HOME": str(home), "TAXI_DATA_DIR": str(tmp_path / "data"),
+           "TAXI_SOURCE": "course", "TAXI_SOURCE_URL": http_mirror.url,
+           "TAXI_PG_HOST": str(embedded_postgres_dir), "TAXI_PG_DB": database}
+    with DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("duckdb_warehouse", 1)
+        storage.claim_concurrency_slot("duckdb_warehouse", "another-run", "warehouse__green_tripdata")
+        command = [str(Path(sys.executable).with_name("dagster")), "job", "execute", "-m",
+                   "taxi_pipeline.definitions", "-j", "yellow_taxi_job"]
+        run = subprocess.Popen(
+            [*command, "--tags", '{"dagster/partition": "2021-01"}'],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            def done_steps():
+                runs = instance.get_run_records()
+                if not runs:
+                    return set()
+                kinds = {DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_START}
+                events = instance.all_logs(runs[0].dagster_run.run_id, of_type=kinds)
+                return {(e.dagster_event_type, e.step_key) for e in events}
+
+            postgres = (DagsterEventType.STEP_SUCCESS, "postgres__yellow_taxi_trips")
+            deadline = time.monotonic() + 120
+            while postgres not in done_steps():
+                assert run.poll() is None and time.monotonic() < deadline, done_steps()
+                time.sleep(0.5)
+            time.sleep(3)  # the warehouse step would have started by now without the pool
+            assert run.poll() is None
+            assert (DagsterEventType.STEP_START, "warehouse__yellow_tripdata") not in done_steps()
+
+            storage.free_concurrency_slot_for_step("another-run", "warehouse__green_tripdata")
+            assert run.wait(120) == 0
+            assert (DagsterEventType.STEP_SUCCESS, "warehouse__yellow_tripdata") in done_steps()
+        finally:
+            run.kill()

@@ -53,6 +53,7 @@ def test_a_backfill_launched_through_graphql_runs_through_the_daemon(dagster_dev
         backfill_ids.append(result["backfillId"])
 
     deadline = time.monotonic() + 900
+    run_ids = []
     for backfill_id in backfill_ids:
         while True:
             backfill = graphql(url, STATUS, {"id": backfill_id})["partitionBackfillOrError"]
@@ -65,10 +66,32 @@ def test_a_backfill_launched_through_graphql_runs_through_the_daemon(dagster_dev
         assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), backfill
         assert len(runs) == len(MONTHS)  # BackfillPolicy.multi_run(1): one run per month
         assert {r["status"] for r in runs} == {"SUCCESS"}
+        run_ids.extend(r["runId"] for r in runs)
     for service in SERVICES_TO_LOAD:
         for month in MONTHS:
             counts = dev_month_counts(env, service, month)
             assert counts_agree(counts), (service, month, counts)
+    # Runs went side by side (3 at once), but the DuckDB file's writers one at a time: the
+    # `duckdb_warehouse` pool (limit 1), not dagster-duckdb's connection retries.
+    steps = {f"warehouse__{service}_tripdata" for service in SERVICES_TO_LOAD}
+    spans = sorted(_step_spans(tmp_path / "dagster_home", run_ids, steps))
+    assert len(spans) == len(SERVICES_TO_LOAD) * len(MONTHS)
+    assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:], strict=False)), spans
+
+
+def _step_spans(home, run_ids, steps) -> list[tuple[float, float]]:
+    """(start, end) of those steps in those runs."""
+    from dagster import DagsterEventType, DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    kinds = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS}
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        spans = {}
+        for run_id in run_ids:
+            for entry in instance.all_logs(run_id, of_type=kinds):
+                if entry.step_key in steps:
+                    spans.setdefault((run_id, entry.step_key), []).append(entry.timestamp)
+    return [(min(times), max(times)) for times in spans.values()]
 
 
 def test_a_backfill_queued_from_the_cli_is_run_by_the_daemon(dagster_dev):

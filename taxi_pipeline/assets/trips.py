@@ -30,7 +30,14 @@ from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY, LakeUri, stream_parque
 from taxi_pipeline.io_managers.postgres import PICKUP_COLUMN_KEY, SOURCE_FILE_KEY, VIEW_KEY
 from taxi_pipeline.io_managers.warehouse import PARTITION_EXPR_KEY
 from taxi_pipeline.partitions import month_start, monthly_partitions
-from taxi_pipeline.policies import DOWNLOAD_POOL, ONE_MONTH_PER_RUN, TRANSIENT_RETRY, permanent
+from taxi_pipeline.policies import (
+    DOWNLOAD_POOL,
+    ONE_MONTH_PER_RUN,
+    POSTGRES_POOL,
+    TRANSIENT_RETRY,
+    WAREHOUSE_POOLS,
+    permanent,
+)
 from taxi_pipeline.resources.source import SourceFileCorrupt, SourceFileMissing, TaxiSourceResource
 from taxi_pipeline.services import SOURCE_MONTH_COLUMN, TaxiService
 from taxi_pipeline.sources import Source, SourceMonthUnavailable
@@ -187,6 +194,7 @@ def trip_assets(service: TaxiService, layout: Source, warehouse_kind: str) -> li
         description=f"Warehouse table {name}_tripdata; a month is replaced by its source_month "
         "(in BigQuery by one load job from the lake into the month's partition).",
         retry_policy=TRANSIENT_RETRY,
+        pool=WAREHOUSE_POOLS[warehouse_kind],
         **catalog("warehouse", **tags),
         **downstream,
     )
@@ -208,6 +216,7 @@ def trip_assets(service: TaxiService, layout: Source, warehouse_kind: str) -> li
         description=f"Postgres table {name}_taxi_trips in ny_taxi, loaded with COPY, and its "
         f"lower-case view {service.warehouse_table} (TAXI_PG_VIEWS_SCHEMA, default trips_data_all).",
         retry_policy=TRANSIENT_RETRY,
+        pool=POSTGRES_POOL,
         **catalog("postgres", **tags),
         **downstream,
     )

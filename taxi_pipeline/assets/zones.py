@@ -17,6 +17,7 @@ from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
 from taxi_pipeline.io_managers.postgres import VIEW_KEY
 from taxi_pipeline.io_managers.warehouse import PANDAS_TYPES
+from taxi_pipeline.policies import POSTGRES_POOL, WAREHOUSE_POOLS
 from taxi_pipeline.resources.source import TaxiSourceResource
 
 ZONE_SOURCE_PATH = "misc/taxi_zone_lookup.csv"
@@ -70,6 +71,7 @@ def zone_assets(warehouse_kind: str) -> list[AssetsDefinition]:
         kinds={warehouse_kind},
         metadata=dict(TableMetadataSet(column_schema=table_schema(ZONE_SCHEMA))),
         automation_condition=follows_upstream(),
+        pool=WAREHOUSE_POOLS[warehouse_kind],
         **catalog("warehouse", service="zones"),
     )
     def taxi_zone_lookup(raw: Path) -> pd.DataFrame:
@@ -85,6 +87,7 @@ def zone_assets(warehouse_kind: str) -> list[AssetsDefinition]:
         kinds={"postgres"},
         metadata={VIEW_KEY: "taxi_zone_lookup"},
         automation_condition=follows_upstream(),
+        pool=POSTGRES_POOL,
         **catalog("postgres", service="zones"),
     )
     def postgres_taxi_zone_lookup(raw: Path) -> pa.RecordBatchReader:

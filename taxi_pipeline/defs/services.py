@@ -17,6 +17,7 @@ from taxi_pipeline.assets.freshness import freshness_check, freshness_check_key
 from taxi_pipeline.assets.trips import trip_assets
 from taxi_pipeline.automation import DEFAULT_LATE_AFTER
 from taxi_pipeline.environments import current_environment, late_after
+from taxi_pipeline.jobs import k8s_run_tags
 from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.services import SERVICES, TaxiService
 from taxi_pipeline.sources import Source, current_source
@@ -48,6 +49,7 @@ def service_job(name: str):
         selection=AssetSelection.groups(name) - AssetSelection.checks(freshness_check_key(service)),
         partitions_def=monthly_partitions(service),
         description=f"One month of {name} trips: download, clean, warehouse, Postgres.",
+        tags=k8s_run_tags(name),
     )
 
 

@@ -29,8 +29,10 @@ from dagster import (
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
 from taxi_pipeline.automation import OWNERS, aggregates_upstream, built_when_missing, follows_upstream
+from taxi_pipeline.environments import current_environment
 from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.partitions import monthly_partitions
+from taxi_pipeline.policies import DUCKDB_POOL
 from taxi_pipeline.resources.dbt import DBT_PROJECT_DIR, TaxiDbtResource, dbt_on_path
 from taxi_pipeline.resources.warehouse import WarehouseResource
 from taxi_pipeline.services import SERVICES
@@ -169,8 +171,11 @@ def _with_row_counts(events: Iterable, *, tables: dict[str, str], dbt: TaxiDbtRe
         yield event.with_metadata({**event.metadata, **counts})
 
 
-def model_definitions(project: DbtProject) -> Definitions:
+def model_definitions(project: DbtProject, warehouse_kind: str = "duckdb") -> Definitions:
+    """The models' assets and jobs; on DuckDB their steps share the warehouse file's pool
+    (one writer per file) with the warehouse loads."""
     months = monthly_partitions(SERVICES["yellow"])
+    pool = DUCKDB_POOL if warehouse_kind == "duckdb" else None
     translator = TaxiDbtTranslator()
     tables = _table_models(project)
 
@@ -182,6 +187,7 @@ def model_definitions(project: DbtProject) -> Definitions:
         backfill_policy=BackfillPolicy.single_run(),
         dagster_dbt_translator=translator,
         project=project,
+        pool=pool,
     )
     def monthly_models(context: AssetExecutionContext, dbt: TaxiDbtResource, warehouse: WarehouseResource):
         window = context.partition_time_window
@@ -197,6 +203,7 @@ def model_definitions(project: DbtProject) -> Definitions:
         name="models",
         dagster_dbt_translator=translator,
         project=project,
+        pool=pool,
     )
     def models(context: AssetExecutionContext, dbt: TaxiDbtResource, warehouse: WarehouseResource):
         events = dbt.stream(["build", *BUILD_FLAGS], context=context)
@@ -234,4 +241,4 @@ def _models(*names: str) -> AssetSelection:
 
 @definitions
 def defs() -> Definitions:
-    return model_definitions(dbt_project())
+    return model_definitions(dbt_project(), current_environment().warehouse_kind)
