@@ -12,10 +12,11 @@ DATA_VERSION_TAG = "dagster/data_version"
 
 
 def latest_materialization(
-    instance: DagsterInstance, key: AssetKey, month: str
+    instance: DagsterInstance, key: AssetKey, month: str | None
 ) -> AssetMaterialization | None:
+    """Of the month, or of the unpartitioned asset when `month` is None."""
     records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=key, asset_partitions=[month]), limit=1
+        AssetRecordsFilter(asset_key=key, asset_partitions=[month] if month else None), limit=1
     ).records
     return records[0].asset_materialization if records else None
 
@@ -27,7 +28,7 @@ def recorded_rows(instance: DagsterInstance, key: AssetKey, month: str) -> int |
     return None if rows is None else rows.value
 
 
-def stored_version(instance: DagsterInstance, key: AssetKey, month: str) -> str | None:
+def stored_version(instance: DagsterInstance, key: AssetKey, month: str | None) -> str | None:
     """The data version the asset's latest materialization of the month recorded."""
     materialization = latest_materialization(instance, key, month)
     return materialization.tags.get(DATA_VERSION_TAG) if materialization else None

@@ -22,6 +22,7 @@ from dagster import (
 
 from taxi_pipeline.assets import freshness
 from taxi_pipeline.assets.trips import trip_asset_keys
+from taxi_pipeline.assets.zones import ZONE_RAW_KEY, ZONE_SOURCE_PATH
 from taxi_pipeline.automation import LoadWindow
 from taxi_pipeline.defs import sensors
 from taxi_pipeline.defs.freshness import freshness_definitions
@@ -55,7 +56,7 @@ class Cdn:
                 name = self.path.rsplit("/", 1)[-1]
                 outer.asked.append(name)
                 month = name.rsplit("_", 1)[-1].split(".")[0]
-                if month > NEWEST_PUBLISHED:
+                if month > NEWEST_PUBLISHED and name != "taxi_zone_lookup.csv":
                     self.send_response(403)
                     self.end_headers()
                     return
@@ -124,10 +125,13 @@ def test_a_fresh_instance_requests_only_the_window_and_then_reuploads_of_loaded_
     cdn, instance, monkeypatch
 ):
     requested, cursor = _tick(cdn, instance, monkeypatch, NOW)
-    # The last six calendar months: 2026-06..2026-11, published up to 2026-09.
+    # The last six calendar months: 2026-06..2026-11, published up to 2026-09; the zones.
     window = {"2026-06", "2026-07", "2026-08", "2026-09"}
-    assert requested == {(service, month) for service in SERVICES for month in window}
-    assert len(cdn.asked) == 6 * len(SERVICES)  # not the ~600 months since 2009
+    zones = ("taxi_zones_job", None)
+    assert requested == {(service, month) for service in SERVICES for month in window} | {zones}
+    assert len(cdn.asked) == 6 * len(SERVICES) + 1  # not the ~600 months since 2009
+    requested.remove(zones)
+    _loaded(instance, ZONE_RAW_KEY, None, cdn.source.versioned(cdn.source.version(ZONE_SOURCE_PATH)))
 
     # 2012-03 of yellow was loaded by a backfill; the window's months by their runs.
     _loaded(instance, YELLOW.raw, "2012-03", cdn.version("yellow", "2012-03"))
@@ -144,12 +148,13 @@ def test_a_fresh_instance_requests_only_the_window_and_then_reuploads_of_loaded_
     requested, cursor = _tick(cdn, instance, monkeypatch, week_later, cursor)
     assert requested == {("yellow", "2012-03")}
     assert "green_tripdata_2012-04.parquet" not in cdn.asked  # never asked, never requested
-    assert len(cdn.asked) == 6 * len(SERVICES) + 1
+    assert len(cdn.asked) == 6 * len(SERVICES) + 1 + 1  # the window, 2012-03, the zones
 
 
 def test_the_window_can_start_at_a_month(cdn, instance, monkeypatch):
     requested, _ = _tick(cdn, instance, monkeypatch, NOW, window=LoadWindow(since="2026-08"))
-    assert requested == {(s, m) for s in SERVICES for m in ("2026-08", "2026-09")}
+    months = {(s, m) for s in SERVICES for m in ("2026-08", "2026-09")}
+    assert requested == months | {("taxi_zones_job", None)}
     with pytest.raises(ValueError, match="TAXI_AUTOMATION_SINCE must look like 2024-01"):
         LoadWindow(since="2026-8")
 

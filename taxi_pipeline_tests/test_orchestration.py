@@ -48,7 +48,9 @@ def _requested(taxi_env, instance, cursor=None) -> tuple[set[tuple[str, str]], s
     with build_sensor_context(instance=instance, cursor=cursor,
                               resources={"source": taxi_env.resources["source"]}) as context:
         result = tlc_source_sensor(context)
-    months = {(r.job_name.removesuffix("_taxi_job"), r.partition_key) for r in result.run_requests}
+    # The months only: the zone lookup's request (never loaded here) is test_automation's.
+    months = {(r.job_name.removesuffix("_taxi_job"), r.partition_key) for r in result.run_requests
+              if r.job_name != "taxi_zones_job"}
     return months, result.cursor
 
 

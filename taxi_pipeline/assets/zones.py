@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from dagster import AssetIn, AssetsDefinition, MetadataValue, Output, asset
+from dagster import AssetIn, AssetKey, AssetsDefinition, DataVersion, MetadataValue, Output, asset
 
 from taxi_pipeline.assets.scratch import scratch_file
 from taxi_pipeline.assets.trips import table_schema
@@ -45,6 +45,9 @@ def read_zone_lookup(path: Path) -> pa.Table:
     return table.cast(ZONE_SCHEMA)
 
 
+ZONE_RAW_KEY = AssetKey(["lake", "raw_taxi_zone_lookup"])
+
+
 def zone_assets(warehouse_kind: str) -> list[AssetsDefinition]:
     """The lookup in the lake, the warehouse (`warehouse_kind`: its kind tag) and Postgres."""
 
@@ -61,7 +64,9 @@ def zone_assets(warehouse_kind: str) -> list[AssetsDefinition]:
         with scratch_file(".csv") as staging:
             download = source.download(ZONE_SOURCE_PATH, staging)
             rows = read_zone_lookup(staging).num_rows  # fail here, before the lake, if unreadable
-        return Output(staging, metadata={"url": MetadataValue.url(download.url), "rows": rows})
+        # The file's version, as the trip files': the source sensor loads it again only when it changes.
+        return Output(staging, data_version=DataVersion(source.versioned(download.version)),
+                      metadata={"url": MetadataValue.url(download.url), "rows": rows})
 
     @asset(
         key_prefix="warehouse",

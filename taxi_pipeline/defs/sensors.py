@@ -8,7 +8,8 @@ never downloaded again: what the seeds wanted from Prefect's `cache_key_fn`. Onc
 it also asks about every month already loaded, whatever its age, because the TLC
 re-uploads batches of old months (2025-04, 2026-03, 2026-09): a re-upload is requested,
 a month outside the window that was never loaded is never asked about nor requested (a
-backfill loads history). HEAD requests run 8 at a time; a busy CDN (429/5xx) is retried
+backfill loads history). The zone lookup is asked about on every tick too: dim_zones, and
+so fact_trips, need it. HEAD requests run 8 at a time; a busy CDN (429/5xx) is retried
 with backoff, and a month it stays busy for is asked again on the next tick.
 
 `taxi_automation` evaluates the assets' automation conditions (automation.py): what is
@@ -25,6 +26,7 @@ from dagster import (
     DefaultSensorStatus,
     Definitions,
     RunFailureSensorContext,
+    RunRequest,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
@@ -35,8 +37,10 @@ from dagster import (
 )
 
 from taxi_pipeline.assets.trips import trip_asset_keys
+from taxi_pipeline.assets.zones import ZONE_RAW_KEY, ZONE_SOURCE_PATH
 from taxi_pipeline.automation import LoadWindow
 from taxi_pipeline.defs.services import service_job
+from taxi_pipeline.defs.zones import zones_job
 from taxi_pipeline.environments import load_window
 from taxi_pipeline.materializations import stored_version
 from taxi_pipeline.partitions import monthly_partitions
@@ -75,7 +79,7 @@ def source_sensor(window: LoadWindow | None = None) -> SensorDefinition:
     window = window or load_window()
 
     @sensor(
-        jobs=[service_job(name) for name in SERVICES],
+        jobs=[*(service_job(name) for name in SERVICES), zones_job()],
         minimum_interval_seconds=6 * 3600,
         default_status=DefaultSensorStatus.STOPPED,
         description="Requests the load window's months that are new or re-uploaded at the source "
@@ -111,6 +115,12 @@ def source_sensor(window: LoadWindow | None = None) -> SensorDefinition:
             requests.append(month_run_request(SERVICES[name], month, version))
             reasons.append(f"{name} {month} ({'new' if stored is None else 're-uploaded'}, "
                            f"{wanted[name, month]})")
+        zone_request = _zone_request(context, source)
+        if zone_request is UNANSWERED:
+            unanswered += 1
+        elif zone_request is not None:
+            requests.append(zone_request)
+            reasons.append("the zone lookup (new or re-uploaded)")
         if loaded_too and not unanswered:
             cursor["full_scan_at"] = now.isoformat()
         scope = f"window {window.describe(now)}" + (" and every month loaded before" if loaded_too else "")
@@ -127,6 +137,23 @@ def source_sensor(window: LoadWindow | None = None) -> SensorDefinition:
         )
 
     return tlc_source_sensor
+
+
+def _zone_request(context, source: TaxiSourceResource):
+    """A run of taxi_zones_job when the zone lookup is new or changed at the source: the
+    models' dim_zones (and so fact_trips) need it, and the TLC revises it (2024)."""
+    try:
+        token = source.version(ZONE_SOURCE_PATH)
+    except (TransientSourceError, OSError) as err:
+        context.log.warning(f"zone lookup: no answer from the source ({err}); asking next tick")
+        return UNANSWERED
+    if token is None:
+        return None
+    version = source.versioned(token)
+    if stored_version(context.instance, ZONE_RAW_KEY, None) == version:
+        return None
+    return RunRequest(run_key=f"zones:{version}", job_name="taxi_zones_job",
+                      tags={"taxi/source_version": version})
 
 
 def automation_sensor() -> AutomationConditionSensorDefinition:

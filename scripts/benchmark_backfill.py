@@ -1,0 +1,161 @@
+"""A 48-month backfill of all four services through the daemon, on the local default.
+
+What a user does to load history: `dagster-daemon` (as `dg dev` runs it) with the
+repository's dagster.yaml (sqlite instance, 4 runs at once, 3 per backfill, one slot per
+pool), the embedded Postgres and the DuckDB warehouse; one backfill per service job
+(`dagster job backfill`, 2021-01..2024-12) from an official-layout mirror on disk: the
+bundled real rows of each service moved into each month. Prints the wall time, the runs
+and their outcomes, any automation runs (the dbt models following the months), and checks
+every month in every target (lake, warehouse, Postgres) against the file's rows.
+
+    .venv/bin/python scripts/benchmark_backfill.py [--months 48] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+TEMPLATES = {  # a bundled real month per service, in the layout of 2021-2024
+    "yellow": "yellow_tripdata_2024-01.parquet",
+    "green": "green_tripdata_2022-01.parquet",
+    "fhv": "fhv_tripdata_2024-03.parquet",
+    "fhvhv": "fhvhv_tripdata_2021-01.parquet",
+}
+FIRST = (2021, 1)
+
+
+def months(count: int) -> list[str]:
+    year, month = FIRST
+    keys = []
+    for _ in range(count):
+        keys.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month + 1) if month < 12 else (year + 1, 1)
+    return keys
+
+
+def build_mirror(root: Path, keys: list[str]) -> dict[tuple[str, str], int]:
+    """`root/trip-data/{service}_tripdata_{month}.parquet` for every month: the template's
+    rows with every timestamp moved by the months between them. Returns the rows per file."""
+    sample = REPO / "taxi_pipeline" / "sample_mirror" / "trip-data"
+    (root / "trip-data").mkdir(parents=True)
+    rows = {}
+    con = duckdb.connect()
+    for service, template in TEMPLATES.items():
+        path = sample / template
+        origin = template.rsplit("_", 1)[-1].removesuffix(".parquet")
+        columns = con.execute(f"describe select * from read_parquet('{path}')").fetchall()
+        stamps = [name for name, kind, *_ in columns if kind.startswith("TIMESTAMP")]
+        for key in keys:
+            shift = f"to_days(cast(date '{key}-01' - date '{origin}-01' as integer))"
+            moved = ", ".join(f'"{c}" + {shift} as "{c}"' for c in stamps)
+            target = root / "trip-data" / f"{service}_tripdata_{key}.parquet"
+            con.execute(f"copy (select * replace ({moved}) from read_parquet('{path}')) "
+                        f"to '{target}' (format parquet)")
+            rows[service, key] = con.execute(f"select count(*) from read_parquet('{target}')").fetchone()[0]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--months", type=int, default=48)
+    parser.add_argument("--keep", type=Path, help="work folder to keep (default: a temporary one)")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="taxi_backfill_"))
+    keys = months(args.months)
+    expected = build_mirror(work / "mirror", keys)
+    home = work / "home"
+    home.mkdir()
+    home.joinpath("dagster.yaml").write_text(
+        (REPO / "dagster.yaml").read_text().replace("taxi_data/dagster", str(work / "dagster"))
+    )
+    env = {**os.environ, "DAGSTER_HOME": str(home), "TAXI_DATA_DIR": str(work / "data"),
+           "TAXI_SOURCE": "tlc", "TAXI_TLC_URL": f"file://{work / 'mirror'}"}
+    for name in ("TAXI_PG_HOST", "TAXI_PIPELINE_ENV"):
+        env.pop(name, None)
+    bin_dir = Path(sys.executable).parent
+    # The instance's tables first: the daemon and the CLI creating them at once race on sqlite.
+    subprocess.run([str(bin_dir / "dagster"), "instance", "migrate"], env=env, check=True,
+                   capture_output=True)
+    daemon = subprocess.Popen(
+        [str(bin_dir / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
+        cwd=REPO, env=env, stdout=open(work / "daemon.log", "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        start_new_session=True,
+    )
+    try:
+        start = time.monotonic()
+        for service in TEMPLATES:
+            subprocess.run(
+                [str(bin_dir / "dagster"), "job", "backfill", "-w", str(REPO / "workspace.yaml"),
+                 "-j", f"{service}_taxi_job", "--partitions", ",".join(keys), "--noprompt"],
+                cwd=REPO, env=env, check=True, capture_output=True,
+            )
+        outcome = wait_for_backfills(home, len(TEMPLATES) * len(keys))
+        wall = time.monotonic() - start
+    finally:
+        os.killpg(daemon.pid, 15)
+        daemon.wait(60)
+    print(f"{len(TEMPLATES)} services x {len(keys)} months ({keys[0]}..{keys[-1]}), "
+          f"{sum(expected.values()):,} rows, through the daemon (4 runs at once)")
+    print(f"wall time {wall:.0f} s; backfill runs {outcome['runs']}: {outcome['statuses']}; "
+          f"automation runs {outcome['automation']}: {outcome['automation_statuses']}")
+    wrong = check_targets(env, expected)
+    print(f"months exact in every target: {len(expected) - len(wrong)} of {len(expected)}"
+          + (f"; wrong: {wrong[:10]}" if wrong else ""))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    sys.exit(1 if wrong or set(outcome["statuses"]) != {"SUCCESS"} else 0)
+
+
+def wait_for_backfills(home: Path, wanted: int) -> dict:
+    """Polls the instance until every backfill run has ended; then counts the runs."""
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+    from dagster._core.instance.ref import InstanceRef
+
+    ended = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        while True:
+            runs = instance.get_runs(RunsFilter(tags={}))
+            backfill = [r for r in runs if "dagster/backfill" in r.tags and r.job_name.endswith("_taxi_job")]
+            if len(backfill) >= wanted and all(r.status in ended for r in backfill):
+                break
+            time.sleep(5)
+        others = [r for r in runs if r not in backfill]
+        count = lambda rs: {s: sum(r.status.value == s for r in rs) for s in {r.status.value for r in rs}}  # noqa: E731
+        return {"runs": len(backfill), "statuses": count(backfill),
+                "automation": len(others), "automation_statuses": count(others)}
+
+
+def check_targets(env: dict, expected: dict) -> list:
+    from taxi_pipeline.io_managers.lake import LocalFolder
+    from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA
+    from taxi_pipeline.resources.postgres import PostgresResource
+    from taxi_pipeline.resources.warehouse import DuckDBWarehouse
+    from taxi_pipeline.sources import SOURCES
+    from taxi_pipeline.targets import month_counts
+
+    data = Path(env["TAXI_DATA_DIR"])
+    lake = LocalFolder(data / "lake")
+    warehouse = DuckDBWarehouse(database=str(data / "warehouse.duckdb"), dataset=WAREHOUSE_SCHEMA)
+    postgres = PostgresResource(embedded_data_dir=str(data / "postgres"), database="ny_taxi")
+    wrong = []
+    for (service, month), rows in expected.items():
+        counts = month_counts(service, month, lake, warehouse, postgres, SOURCES["tlc"])
+        if set(counts.values()) != {rows}:
+            wrong.append((service, month, counts))
+    return wrong
+
+
+if __name__ == "__main__":
+    main()
