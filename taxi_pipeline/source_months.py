@@ -1,15 +1,8 @@
-"""Which source months to request: what the source has published, and the run that loads it.
-
-The freshness checks ask for the newest published month; the source sensor requests every
-month whose file is new or changed, comparing the source's file version with the data
-version the raw asset recorded (`materializations.stored_version`).
-"""
+"""The newest month the source has published: what the freshness checks hold the warehouse to."""
 
 from __future__ import annotations
 
 from datetime import datetime
-
-from dagster import RunRequest
 
 from taxi_pipeline.partitions import months_back
 from taxi_pipeline.resources.source import TaxiSourceResource
@@ -28,13 +21,3 @@ def newest_published(
         if version is not None:
             return month, version
     return None
-
-
-def month_run_request(service: TaxiService, month: str, version: str) -> RunRequest:
-    """A run of the service's job for `month`, keyed by the file version: never twice for one version."""
-    return RunRequest(
-        run_key=f"{service.name}:{month}:{version}",
-        job_name=service.job_name,
-        partition_key=month,
-        tags={"taxi/source_version": version},
-    )

@@ -22,7 +22,7 @@ from dagster import (
 
 from taxi_pipeline.assets import freshness
 from taxi_pipeline.assets.trips import trip_asset_keys
-from taxi_pipeline.assets.zones import ZONE_RAW_KEY, ZONE_SOURCE_PATH
+from taxi_pipeline.assets.zones import ZONE_KEYS, ZONE_RAW_KEY, ZONE_SOURCE_PATH
 from taxi_pipeline.automation import LoadWindow
 from taxi_pipeline.defs import sensors
 from taxi_pipeline.defs.freshness import freshness_definitions
@@ -111,8 +111,17 @@ def _tick(cdn, instance, monkeypatch, now, cursor=None, window=None):
     sensor = sensors.source_sensor(window or LoadWindow())
     with build_sensor_context(instance=instance, cursor=cursor, resources={"source": cdn.source}) as context:
         result = sensor(context)
+    for request in result.run_requests:  # named, so automation knows the run did them (sensors.py)
+        job = definitions_of_jobs()[request.job_name]
+        assert set(request.asset_selection) == set(job), request
     requested = {(r.job_name.removesuffix("_taxi_job"), r.partition_key) for r in result.run_requests}
     return requested, result.cursor
+
+
+def definitions_of_jobs() -> dict:
+    """Job name -> the asset keys it materializes."""
+    keys = {f"{s}_taxi_job": list(trip_asset_keys(SERVICES[s])) for s in SERVICES}
+    return {**keys, "taxi_zones_job": ZONE_KEYS}
 
 
 def _loaded(instance, key: AssetKey, month: str, version: str | None = None) -> None:

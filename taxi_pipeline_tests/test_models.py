@@ -126,7 +126,7 @@ def test_a_month_of_models_equals_independent_sql_and_later_months_leave_it_alon
     assert counts[AssetKey(["models", "stg_yellow_tripdata"])] == {}  # a view: not counted
 
 
-def test_a_failing_dbt_test_fails_its_check(taxi_env, models):
+def test_a_month_tests_its_own_months_and_a_failing_dbt_test_fails_its_check(taxi_env, models):
     assert taxi_env.materialize("zones").success
     for service in ("yellow", "green"):
         assert taxi_env.materialize(service, "2020-01").success
@@ -135,8 +135,14 @@ def test_a_failing_dbt_test_fails_its_check(taxi_env, models):
     _write(taxi_env, f"update {MODELS}.fact_trips set service_type = 'Blue' "
                      f"where tripid = (select min(tripid) from {MODELS}.fact_trips)")
 
-    result = _build(taxi_env, models, [FACT], "2020-02", raise_on_error=False)
+    # 2020-02's build tests 2020-02's rows, not the history again (a `where` on the window).
+    february = _build(taxi_env, models, [FACT], "2020-02")
+    checks = {e.check_name: e.passed for e in february.get_asset_check_evaluations()}
+    assert february.success and len(checks) == 5 and all(checks.values()), checks
 
+    # Bad input: a zone twice in the pipeline's zone table fails dim_zones' unique test.
+    _write(taxi_env, "insert into trips_data_all.taxi_zone_lookup "
+                     "select * from trips_data_all.taxi_zone_lookup where locationid = 1")
+    result = _build(taxi_env, models, [AssetKey(["models", "dim_zones"])], raise_on_error=False)
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks["accepted_values_fact_trips_service_type__Yellow__Green"] is False
-    assert checks["not_null_fact_trips_tripid"] is True
+    assert checks == {"unique_dim_zones_locationid": False, "not_null_dim_zones_locationid": True}

@@ -46,6 +46,7 @@ def read_zone_lookup(path: Path) -> pa.Table:
 
 
 ZONE_RAW_KEY = AssetKey(["lake", "raw_taxi_zone_lookup"])
+ZONE_KEYS = [ZONE_RAW_KEY, *(AssetKey([target, "taxi_zone_lookup"]) for target in ("warehouse", "postgres"))]
 
 
 def zone_assets(warehouse_kind: str) -> list[AssetsDefinition]:

@@ -37,7 +37,7 @@ from dagster import (
 )
 
 from taxi_pipeline.assets.trips import trip_asset_keys
-from taxi_pipeline.assets.zones import ZONE_RAW_KEY, ZONE_SOURCE_PATH
+from taxi_pipeline.assets.zones import ZONE_KEYS, ZONE_RAW_KEY, ZONE_SOURCE_PATH
 from taxi_pipeline.automation import LoadWindow
 from taxi_pipeline.defs.services import service_job
 from taxi_pipeline.defs.zones import zones_job
@@ -46,8 +46,7 @@ from taxi_pipeline.materializations import stored_version
 from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.resources.alerts import AlertWebhookResource
 from taxi_pipeline.resources.source import TaxiSourceResource, TransientSourceError
-from taxi_pipeline.services import SERVICES
-from taxi_pipeline.source_months import month_run_request
+from taxi_pipeline.services import SERVICES, TaxiService
 
 HEAD_REQUESTS_IN_PARALLEL = 8
 LOADED_SCAN_EVERY = timedelta(days=7)
@@ -139,6 +138,21 @@ def source_sensor(window: LoadWindow | None = None) -> SensorDefinition:
     return tlc_source_sensor
 
 
+def month_run_request(service: TaxiService, month: str, version: str) -> RunRequest:
+    """A run of the service's job for `month`, keyed by the file version: never twice for one
+    version. Its assets are named, though they are the whole job: a run of a job otherwise
+    records no asset selection, and declarative automation would then take its raw file's
+    update for news and request the steps the run already did (Dagster's
+    `executed_with_root_target` reads the run's selection)."""
+    return RunRequest(
+        run_key=f"{service.name}:{month}:{version}",
+        job_name=service.job_name,
+        partition_key=month,
+        asset_selection=list(trip_asset_keys(service)),
+        tags={"taxi/source_version": version},
+    )
+
+
 def _zone_request(context, source: TaxiSourceResource):
     """A run of taxi_zones_job when the zone lookup is new or changed at the source: the
     models' dim_zones (and so fact_trips) need it, and the TLC revises it (2024)."""
@@ -152,7 +166,7 @@ def _zone_request(context, source: TaxiSourceResource):
     version = source.versioned(token)
     if stored_version(context.instance, ZONE_RAW_KEY, None) == version:
         return None
-    return RunRequest(run_key=f"zones:{version}", job_name="taxi_zones_job",
+    return RunRequest(run_key=f"zones:{version}", job_name="taxi_zones_job", asset_selection=ZONE_KEYS,
                       tags={"taxi/source_version": version})
 
 
