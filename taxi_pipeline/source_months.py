@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from taxi_pipeline.partitions import months_back
-from taxi_pipeline.resources.source import TaxiSourceResource
+from taxi_pipeline.resources.source import TaxiSourceResource, published_at, version_token
 from taxi_pipeline.services import TaxiService
 
 LOOKBACK_MONTHS = 12
 """How far back the freshness check looks for the newest published month (the TLC lags ~2 months)."""
 
 
+class PublishedMonth(NamedTuple):
+    month: str
+    version: str
+    """The file's data version (as the raw asset records it)."""
+    published_at: datetime | None
+    """Its Last-Modified: when the source (re-)published it, if it says."""
+
+
 def newest_published(
     source: TaxiSourceResource, service: TaxiService, now: datetime
-) -> tuple[str, str] | None:
-    """(month, data version) of the newest month the source has, looking back from `now`."""
+) -> PublishedMonth | None:
+    """The newest month the source has, looking back from `now`: one HEAD answers both its
+    version and its publication time."""
     for month in months_back(now, LOOKBACK_MONTHS):
-        version = source.month_version(service, month)
-        if version is not None:
-            return month, version
+        headers = source.month_head(service, month)
+        if headers is not None:
+            return PublishedMonth(month, source.versioned(version_token(headers)), published_at(headers))
     return None

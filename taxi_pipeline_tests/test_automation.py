@@ -260,7 +260,11 @@ def test_a_month_published_a_day_ago_and_not_loaded_fails_freshness_once_alerted
         assert len(evaluations) == len(SERVICES)
         return evaluations["yellow_tripdata"]
 
+    cdn.asked.clear()
     late = check(NOW)  # 13 days after publication, not loaded
+    # newest first: 2026-11 and 2026-10 answer 403; one HEAD gives 2026-09's version and date
+    assert [m for m in cdn.asked if m.startswith("yellow")] == [
+        f"yellow_tripdata_{m}.parquet" for m in ("2026-11", "2026-10", "2026-09")]
     assert not late.passed and late.severity.value == "ERROR"
     assert late.metadata["newest_published_month"].value == "2026-09"
     assert late.metadata["hours_since_publication"].value == 13 * 24 + 6

@@ -57,15 +57,14 @@ def freshness_check(service: TaxiService, late_after: timedelta) -> AssetChecksD
         if found is None:
             none = f"The source has no {service.name} month in the last {LOOKBACK_MONTHS}."
             return AssetCheckResult(passed=True, description=none)
-        month, version = found
+        month, version, published_at = found
         in_warehouse = month in context.instance.get_materialized_partitions(keys.warehouse)
         current = in_warehouse and stored_version(context.instance, keys.raw, month) == version
-        published_at = source.month_published_at(service, month)
         waited = now - published_at if published_at else None
         metadata = {
             "newest_published_month": month,
             "published_at": published_at.isoformat() if published_at else "unknown",
-            "hours_since_publication": round(waited.total_seconds() / 3600, 1) if waited else -1,
+            "hours_since_publication": round(waited.total_seconds() / 3600, 1) if waited is not None else -1,
             "loaded": current,
             "late_after_hours": hours,
         }

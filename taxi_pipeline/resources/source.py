@@ -51,6 +51,12 @@ def version_token(headers) -> str:
     return f"{headers.get('Last-Modified')}|{headers.get('Content-Length')}"
 
 
+def published_at(headers) -> datetime | None:
+    """When the source last (re-)published the file (its Last-Modified), if it says."""
+    stamp = headers.get("Last-Modified")
+    return email.utils.parsedate_to_datetime(stamp) if stamp else None
+
+
 @dataclass(frozen=True)
 class Download:
     url: str
@@ -88,28 +94,21 @@ class TaxiSourceResource(ConfigurableResource):
 
     def month_version(self, service: TaxiService, month: str) -> str | None:
         """The data version the month's file has at the source now; None if not published."""
+        headers = self.month_head(service, month)
+        return None if headers is None else self.versioned(version_token(headers))
+
+    def month_head(self, service: TaxiService, month: str):
+        """The month's file's headers (a HEAD request); None if not published."""
         try:
             self.layout.check_month(service, month)
         except SourceMonthUnavailable:
             return None
-        token = self.version(self.month_path(service, month))
-        return None if token is None else self.versioned(token)
+        return self.head(self.month_path(service, month))
 
     def version(self, relative_path: str) -> str | None:
         """The source file's version token (a HEAD request), or None if it is not there."""
         headers = self.head(relative_path)
         return None if headers is None else version_token(headers)
-
-    def month_published_at(self, service: TaxiService, month: str) -> datetime | None:
-        """When the source last (re-)published the month's file (its Last-Modified), or None
-        if it is not published or does not say."""
-        try:
-            self.layout.check_month(service, month)
-        except SourceMonthUnavailable:
-            return None
-        headers = self.head(self.month_path(service, month))
-        stamp = headers.get("Last-Modified") if headers is not None else None
-        return email.utils.parsedate_to_datetime(stamp) if stamp else None
 
     def head(self, relative_path: str):
         """The source file's headers (a HEAD request), or None if it is not there.
