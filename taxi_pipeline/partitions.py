@@ -8,7 +8,7 @@ request a month as soon as the source publishes it; until then it fails at once 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dagster import MonthlyPartitionsDefinition
 
@@ -25,6 +25,12 @@ def monthly_partitions(service: TaxiService) -> MonthlyPartitionsDefinition:
 
 def month_start(partition_key: str) -> datetime:
     return datetime.strptime(partition_key, MONTH_FORMAT)
+
+
+def month_window(partition_key: str) -> tuple[datetime, datetime]:
+    """[first instant of the month, first instant of the next)."""
+    start = month_start(partition_key)
+    return start, (start.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def months_back(moment: datetime, count: int) -> list[str]:

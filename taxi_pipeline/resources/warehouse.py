@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from taxi_pipeline.partitions import month_start
+from taxi_pipeline.partitions import month_window
 from taxi_pipeline.resources.gcp import GcpCredentialsResource
 from taxi_pipeline.services import SOURCE_MONTH_COLUMN
 
@@ -22,33 +22,19 @@ class WarehouseResource(ConfigurableResource):
     dataset: str
 
     def month_rows(self, table: str, month: str) -> int | None:
-        """Rows of `month` in `table`; None when the table does not exist."""
-        raise NotImplementedError
+        """Rows of `month` in `table` (a trip table); None when the table does not exist."""
+        return self.table_rows(self.dataset, table, month_window(month))
 
     def table_rows(
         self, dataset: str, table: str, months: tuple[datetime, datetime] | None = None
     ) -> int | None:
-        """Rows of `dataset.table` (a dbt model's), or of its source months in [start, end);
+        """Rows of `dataset.table`, or of its source months in [start, end);
         None when it does not exist."""
         raise NotImplementedError
 
 
 class DuckDBWarehouse(WarehouseResource):
     database: str
-
-    def month_rows(self, table: str, month: str) -> int | None:
-        import duckdb
-
-        if not Path(self.database).exists():
-            return None
-        with _connect_when_free(self.database) as conn:
-            try:
-                return conn.execute(
-                    f"SELECT count(*) FROM {self.dataset}.{table} WHERE {SOURCE_MONTH_COLUMN} = ?",
-                    [month_start(month)],
-                ).fetchone()[0]
-            except duckdb.CatalogException:
-                return None
 
     def table_rows(self, dataset, table, months=None):
         import duckdb
@@ -84,23 +70,6 @@ def _connect_when_free(database: str, attempts: int = 30):
 class BigQueryWarehouse(WarehouseResource):
     gcp: GcpCredentialsResource
     location: str
-
-    def month_rows(self, table: str, month: str) -> int | None:
-        from google.api_core.exceptions import NotFound
-        from google.cloud import bigquery
-
-        client = self.gcp.bigquery_client(self.location)
-        query = (
-            f"SELECT count(*) AS n FROM `{client.project}.{self.dataset}.{table}` "
-            f"WHERE {SOURCE_MONTH_COLUMN} = @month"
-        )
-        config = bigquery.QueryJobConfig(
-            query_parameters=[bigquery.ScalarQueryParameter("month", "TIMESTAMP", month_start(month))]
-        )
-        try:
-            return next(iter(client.query(query, job_config=config).result())).n
-        except NotFound:
-            return None
 
     def table_rows(self, dataset, table, months=None):
         from google.api_core.exceptions import NotFound
