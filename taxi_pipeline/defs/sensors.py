@@ -93,11 +93,7 @@ def source_sensor(window: LoadWindow | None = None) -> SensorDefinition:
 
         def ask(pair):
             name, month = pair
-            try:
-                return source.month_version(SERVICES[name], month)
-            except (TransientSourceError, OSError) as err:
-                context.log.warning(f"{name} {month}: no answer from the source ({err}); asking next tick")
-                return UNANSWERED
+            return _answer(context, f"{name} {month}", lambda: source.month_version(SERVICES[name], month))
 
         with ThreadPoolExecutor(HEAD_REQUESTS_IN_PARALLEL) as pool:
             versions = list(pool.map(ask, wanted))
@@ -138,6 +134,16 @@ def source_sensor(window: LoadWindow | None = None) -> SensorDefinition:
     return tlc_source_sensor
 
 
+def _answer(context, what: str, question):
+    """The source's answer to `question` (a HEAD), or UNANSWERED when it stayed busy or out
+    of reach: asked again on the next tick."""
+    try:
+        return question()
+    except (TransientSourceError, OSError) as err:
+        context.log.warning(f"{what}: no answer from the source ({err}); asking next tick")
+        return UNANSWERED
+
+
 def month_run_request(service: TaxiService, month: str, version: str) -> RunRequest:
     """A run of the service's job for `month`, keyed by the file version: never twice for one
     version. Its assets are named, though they are the whole job: a run of a job otherwise
@@ -156,13 +162,9 @@ def month_run_request(service: TaxiService, month: str, version: str) -> RunRequ
 def _zone_request(context, source: TaxiSourceResource):
     """A run of taxi_zones_job when the zone lookup is new or changed at the source: the
     models' dim_zones (and so fact_trips) need it, and the TLC revises it (2024)."""
-    try:
-        token = source.version(ZONE_SOURCE_PATH)
-    except (TransientSourceError, OSError) as err:
-        context.log.warning(f"zone lookup: no answer from the source ({err}); asking next tick")
-        return UNANSWERED
-    if token is None:
-        return None
+    token = _answer(context, "zone lookup", lambda: source.version(ZONE_SOURCE_PATH))
+    if token is None or token is UNANSWERED:
+        return token
     version = source.versioned(token)
     if stored_version(context.instance, ZONE_RAW_KEY, None) == version:
         return None
