@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from pathlib import Path
 
 from dagster import AutomationCondition
 
@@ -64,39 +65,50 @@ class LoadWindow:
         return f"{self.first_month(now)} onwards ({how})"
 
 
+def _when_inputs_settle(trigger: AutomationCondition, inputs_ready: AutomationCondition, label: str):
+    """`trigger` since the asset was last requested or updated, once its inputs are ready
+    and neither they nor the asset are being materialized."""
+    return (
+        trigger.since_last_handled()
+        & inputs_ready
+        & ~AutomationCondition.any_deps_in_progress()
+        & ~AutomationCondition.in_progress()
+    ).with_label(label)
+
+
 def follows_upstream() -> AutomationCondition:
     """Dagster's `eager()` without its latest-time-window limit: a partition whose upstream
     partition was updated (a re-uploaded 2012 month too) is materialized once nothing it
     reads is missing or running. Not for never-loaded months: nothing upstream changed."""
-    return (
-        AutomationCondition.any_deps_updated().since_last_handled()
-        & ~AutomationCondition.any_deps_missing()
-        & ~AutomationCondition.any_deps_in_progress()
-        & ~AutomationCondition.in_progress()
-    ).with_label("follows its upstream")
+    return _when_inputs_settle(
+        AutomationCondition.any_deps_updated(),
+        ~AutomationCondition.any_deps_missing(),
+        "follows its upstream",
+    )
 
 
 def aggregates_upstream() -> AutomationCondition:
     """For an unpartitioned table over monthly inputs (a mart): rebuilt when any input
     month changed, once every input has some data (`any_deps_missing` would wait for every
     month since 2009)."""
-    return (
-        AutomationCondition.any_deps_updated().since_last_handled()
-        & AutomationCondition.all_deps_match(~AutomationCondition.missing())
-        & ~AutomationCondition.any_deps_in_progress()
-        & ~AutomationCondition.in_progress()
-    ).with_label("rebuilt when its inputs change")
+    return _when_inputs_settle(
+        AutomationCondition.any_deps_updated(), _every_input_has_data(), "rebuilt when its inputs change"
+    )
 
 
 def built_when_missing() -> AutomationCondition:
     """For views: built when missing or when their code changed, once what they read has
     data; a view shows new months of its tables without being rebuilt."""
-    return (
-        (AutomationCondition.missing() | AutomationCondition.code_version_changed()).since_last_handled()
-        & AutomationCondition.all_deps_match(~AutomationCondition.missing())
-        & ~AutomationCondition.any_deps_in_progress()
-        & ~AutomationCondition.in_progress()
-    ).with_label("built when missing")
+    return _when_inputs_settle(
+        AutomationCondition.missing() | AutomationCondition.code_version_changed(),
+        _every_input_has_data(),
+        "built when missing",
+    )
+
+
+def _every_input_has_data() -> AutomationCondition:
+    """Each dependency has some partition materialized (for a monthly input: any month)."""
+    return AutomationCondition.all_deps_match(~AutomationCondition.missing())
 
 
 @cache
@@ -105,7 +117,7 @@ def code_version(layer: str) -> str:
     code does, so the UI shows an asset whose code changed since its last materialization."""
     digest = hashlib.sha256()
     for module in LAYER_CODE[layer]:
-        digest.update(open(importlib.util.find_spec(module).origin, "rb").read())  # noqa: SIM115
+        digest.update(Path(importlib.util.find_spec(module).origin).read_bytes())
     return digest.hexdigest()[:12]
 
 
