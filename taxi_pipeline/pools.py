@@ -2,7 +2,8 @@
 
 Dagster OSS keeps per-pool limits in the instance's storage, not in dagster.yaml (which has
 only a default for every pool); this is `dagster instance concurrency set` for each pool,
-run once per instance (scripts/demo.sh, the Helm chart's daemon start) and again after
+run once per instance that wants more than the local dagster.yaml's one slot per pool (a
+production instance: docs/deployment.md; the `dg dev` test fixture) and again after
 POOL_LIMITS changes. Usage: DAGSTER_HOME=... python -m taxi_pipeline.pools
 """
 
