@@ -16,7 +16,7 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import duckdb
@@ -50,6 +50,34 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
+def serve_http(handler) -> ThreadingHTTPServer:
+    """A real HTTP server for `handler` on a free local port, in a thread of its own."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class AlertReceiver:
+    """A local HTTP endpoint that records what is posted to it (the alert webhook)."""
+
+    def __init__(self):
+        self.posts: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.posts.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = serve_http(Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+
 @dataclass
 class Mirror:
     """A copy of the bundled mirror served over real HTTP; tests may replace files in it.
@@ -70,13 +98,19 @@ class Mirror:
         return gzip.decompress(self.path(service, month).read_bytes()).count(b"\n") - 1
 
 
+@pytest.fixture(scope="session")
+def models():
+    """The dbt models' assets and jobs, built once (as the code location builds them)."""
+    from taxi_pipeline.defs.transform import dbt_project, model_definitions
+
+    return model_definitions(dbt_project())
+
+
 @pytest.fixture
 def http_mirror(tmp_path: Path):
     root = tmp_path / "mirror"
     shutil.copytree(SAMPLE_MIRROR, root)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=root))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = serve_http(functools.partial(_QuietHandler, directory=root))
     yield Mirror(root=root, url=f"http://127.0.0.1:{server.server_port}")
     server.shutdown()
     server.server_close()

@@ -5,10 +5,8 @@ month since 2009 (HEAD with an ETag; 403 after the newest published month), on a
 instance; loads are recorded as the raw asset's materializations with the file's version."""
 
 import email.utils
-import json
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from dagster import (
@@ -35,6 +33,8 @@ from taxi_pipeline.services import SERVICES
 from taxi_pipeline.sources import SOURCES
 from taxi_pipeline_tests.definitions import pipeline
 
+from .conftest import AlertReceiver, serve_http
+
 NOW = datetime(2026, 11, 2, 6, tzinfo=UTC)
 NEWEST_PUBLISHED = "2026-09"
 YELLOW = trip_asset_keys(SERVICES["yellow"])
@@ -48,7 +48,6 @@ class Cdn:
         self.generations: dict[str, int] = {}
         self.published: dict[str, datetime] = {}
         self.asked: list[str] = []
-        self.alerts: list[str] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -67,17 +66,10 @@ class Cdn:
                 self.send_header("Content-Length", "1000")
                 self.end_headers()
 
-            def do_POST(self):  # the alert webhook
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.alerts.append(json.loads(body)["text"])
-                self.send_response(200)
-                self.end_headers()
-
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve_http(Handler)
         self.source = TaxiSourceResource(source="tlc", base_url=f"http://127.0.0.1:{self.server.server_port}")
 
     def reupload(self, service: str, month: str, when: datetime | None = None) -> None:
@@ -247,8 +239,9 @@ def test_a_month_published_a_day_ago_and_not_loaded_fails_freshness_once_alerted
 ):
     """2026-09 is the newest month the CDN has, published 2026-10-20; the check asks it."""
     monkeypatch.setenv("TAXI_DATA_DIR", str(tmp_path / "data"))
+    receiver = AlertReceiver()
     resources = {**resources_for_environment("local"), "source": cdn.source,
-                 "alerts": AlertWebhookResource(url=cdn.source.base_url + "/alert")}
+                 "alerts": AlertWebhookResource(url=receiver.url)}
     checks = Definitions.merge(pipeline(SOURCES["tlc"]), freshness_definitions(),
                                Definitions(resources=resources))
     job = checks.resolve_job_def("freshness_job")
@@ -268,10 +261,13 @@ def test_a_month_published_a_day_ago_and_not_loaded_fails_freshness_once_alerted
     assert not late.passed and late.severity.value == "ERROR"
     assert late.metadata["newest_published_month"].value == "2026-09"
     assert late.metadata["hours_since_publication"].value == 13 * 24 + 6
-    yellow_alerts = [a for a in cdn.alerts if "yellow 2026-09" in a]
+    def alerts() -> list[str]:
+        return [post["text"] for post in receiver.posts if "yellow 2026-09" in post["text"]]
+
+    yellow_alerts = alerts()
     assert len(yellow_alerts) == 1 and "not in the warehouse" in yellow_alerts[0]
     assert not check(NOW + timedelta(hours=1)).passed
-    assert len([a for a in cdn.alerts if "yellow 2026-09" in a]) == 1  # alerted once per late month
+    assert len(alerts()) == 1  # alerted once per late month
 
     _loaded(instance, YELLOW.raw, "2026-09", cdn.version("yellow", "2026-09"))
     _loaded(instance, YELLOW.warehouse, "2026-09")

@@ -10,7 +10,6 @@ import duckdb
 import pytest
 from dagster import AssetKey, Definitions, materialize
 
-from taxi_pipeline.defs.transform import dbt_project, model_definitions
 from taxi_pipeline_tests.definitions import assets_for
 
 pytestmark = pytest.mark.slow  # dbt subprocesses
@@ -51,13 +50,7 @@ from {MODELS}.dm_monthly_zone_revenue order by 1, 2, 3
 """
 
 
-@pytest.fixture(scope="module")
-def models() -> Definitions:
-    """The models' assets and jobs, built once (as the code location builds them)."""
-    return model_definitions(dbt_project())
-
-
-def _build(taxi_env, models, selection, month=None, **kwargs):
+def build_models(taxi_env, models, selection, month=None, **kwargs):
     return materialize([*assets_for(taxi_env.source), *models.assets], selection=selection,
                        partition_key=month, resources=taxi_env.resources, **kwargs)
 
@@ -89,13 +82,13 @@ def test_a_month_of_models_equals_independent_sql_and_later_months_leave_it_alon
     assert taxi_env.materialize("zones").success
     for service in ("yellow", "green"):
         assert taxi_env.materialize(service, "2020-01").success
-    result = _build(taxi_env, models, UPSTREAM)
+    result = build_models(taxi_env, models, UPSTREAM)
     assert result.success
-    first = _build(taxi_env, models, [FACT], "2020-01")
+    first = build_models(taxi_env, models, [FACT], "2020-01")
     assert first.success
     checks = {e.check_name: e.passed for e in first.get_asset_check_evaluations()}
     assert checks and all(checks.values()), checks  # dbt's tests, as the fact's checks
-    assert _build(taxi_env, models, [REVENUE]).success
+    assert build_models(taxi_env, models, [REVENUE]).success
 
     mart = taxi_env.warehouse(MART)
     assert mart == taxi_env.warehouse(INDEPENDENT_REVENUE)
@@ -104,8 +97,8 @@ def test_a_month_of_models_equals_independent_sql_and_later_months_leave_it_alon
     assert row_counts(first)[FACT] == {"dagster/row_count": trips, "rows_in_months": trips}
 
     # Re-running the month changes no row.
-    assert _build(taxi_env, models, [FACT], "2020-01").success
-    assert _build(taxi_env, models, [REVENUE]).success
+    assert build_models(taxi_env, models, [FACT], "2020-01").success
+    assert build_models(taxi_env, models, [REVENUE]).success
     assert taxi_env.warehouse(MART) == mart
 
     # A marker on one 2020-01 row: the next month's run must neither read nor rewrite it.
@@ -130,19 +123,19 @@ def test_a_month_tests_its_own_months_and_a_failing_dbt_test_fails_its_check(tax
     assert taxi_env.materialize("zones").success
     for service in ("yellow", "green"):
         assert taxi_env.materialize(service, "2020-01").success
-    assert _build(taxi_env, models, UPSTREAM).success
-    assert _build(taxi_env, models, [FACT], "2020-01").success
+    assert build_models(taxi_env, models, UPSTREAM).success
+    assert build_models(taxi_env, models, [FACT], "2020-01").success
     _write(taxi_env, f"update {MODELS}.fact_trips set service_type = 'Blue' "
                      f"where tripid = (select min(tripid) from {MODELS}.fact_trips)")
 
     # 2020-02's build tests 2020-02's rows, not the history again (a `where` on the window).
-    february = _build(taxi_env, models, [FACT], "2020-02")
+    february = build_models(taxi_env, models, [FACT], "2020-02")
     checks = {e.check_name: e.passed for e in february.get_asset_check_evaluations()}
     assert february.success and len(checks) == 5 and all(checks.values()), checks
 
     # Bad input: a zone twice in the pipeline's zone table fails dim_zones' unique test.
     _write(taxi_env, "insert into trips_data_all.taxi_zone_lookup "
                      "select * from trips_data_all.taxi_zone_lookup where locationid = 1")
-    result = _build(taxi_env, models, [AssetKey(["models", "dim_zones"])], raise_on_error=False)
+    result = build_models(taxi_env, models, [AssetKey(["models", "dim_zones"])], raise_on_error=False)
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"unique_dim_zones_locationid": False, "not_null_dim_zones_locationid": True}

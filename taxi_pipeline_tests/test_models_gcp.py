@@ -17,18 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, materialize
 
-from taxi_pipeline.defs.transform import dbt_project, model_definitions
-from taxi_pipeline_tests.definitions import assets_for
-from taxi_pipeline_tests.test_models import row_counts
+from taxi_pipeline_tests.test_models import FACT, REVENUE, UPSTREAM, build_models, row_counts
 
 pytestmark = pytest.mark.slow  # emulators and dbt subprocesses
 
 DBT_BIGQUERY = Path(__file__).resolve().parents[1] / ".venv-dbt" / "bin" / "dbt"
-UPSTREAM = [AssetKey(["models", n]) for n in ("stg_yellow_tripdata", "stg_green_tripdata", "dim_zones")]
-FACT = AssetKey(["models", "fact_trips"])
-REVENUE = AssetKey(["models", "dm_monthly_zone_revenue"])
 
 # The course's revenue mart straight from the trip tables, in BigQuery's SQL: one trip per
 # (vendor, pickup time) within a file's month, both zones known.
@@ -68,14 +62,9 @@ def env(request, monkeypatch):
     return request.getfixturevalue("gcp_env")
 
 
-@pytest.fixture(scope="module")
-def models():
-    return model_definitions(dbt_project())
-
-
 def _build(env, models, selection, month=None):
-    result = materialize([*assets_for(env.source), *models.assets], selection=selection,
-                         partition_key=month, resources=env.resources, raise_on_error=False)
+    """test_models' build, which must succeed (the emulator's error shown if not)."""
+    result = build_models(env, models, selection, month, raise_on_error=False)
     assert result.success, env.failure_text(result)
     return result
 

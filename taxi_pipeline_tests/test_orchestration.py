@@ -3,9 +3,6 @@ a local HTTP source (steady, flaky or changing), an alert receiver, a real insta
 
 import functools
 import gzip
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from dagster import (
@@ -25,7 +22,7 @@ from taxi_pipeline.resources.source import TaxiSourceResource
 from taxi_pipeline.services import SERVICES
 from taxi_pipeline_tests.definitions import assets_for, pipeline
 
-from .conftest import _QuietHandler
+from .conftest import AlertReceiver, _QuietHandler, serve_http
 
 # A window over all history: these tests are about what changed, not the window (test_automation).
 tlc_source_sensor = source_sensor(LoadWindow(since="2009-01"))
@@ -104,8 +101,7 @@ class _Refusing:
                         self.send_error(outer.status, "refused")
                         return
                 serve()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=root))
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve_http(functools.partial(Handler, directory=root))
         self.url = f"http://127.0.0.1:{self.server.server_port}"
 
 
@@ -153,35 +149,13 @@ def test_a_missing_month_fails_without_retries(taxi_env):
     assert "HTTP 404" in taxi_env.failure_text(result)
 
 
-class _Receiver:
-    """A local HTTP endpoint that records what is posted to it."""
-
-    def __init__(self):
-        self.posts: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.posts.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-
-
 def test_a_failed_run_alert_reaches_the_webhook_with_job_and_partition(taxi_env, instance):
     defs = Definitions.merge(pipeline(taxi_env.source), Definitions(resources=taxi_env.resources))
     failed = defs.resolve_job_def("green_taxi_job").execute_in_process(
         partition_key="2021-07", instance=instance, raise_on_error=False
     )
     assert not failed.success
-    receiver = _Receiver()
+    receiver = AlertReceiver()
     alerts = AlertWebhookResource(url=receiver.url, ui_url="http://dagster.example:3000")
     context = build_run_status_sensor_context(
         sensor_name=alert_on_run_failure.name,
