@@ -9,6 +9,7 @@ and their outcomes, any automation runs (the dbt models following the months), a
 every month in every target (lake, warehouse, Postgres) against the file's rows.
 
     .venv/bin/python scripts/benchmark_backfill.py [--months 48] [--keep DIR]
+    .venv/bin/python scripts/benchmark_backfill.py --service green --first 2014-01 --months 150
 """
 
 from __future__ import annotations
@@ -33,11 +34,11 @@ TEMPLATES = {  # a bundled real month per service, in the layout of 2021-2024
     "fhv": "fhv_tripdata_2024-03.parquet",
     "fhvhv": "fhvhv_tripdata_2021-01.parquet",
 }
-FIRST = (2021, 1)
+FIRST = "2021-01"
 
 
-def months(count: int) -> list[str]:
-    year, month = FIRST
+def months(count: int, first: str = FIRST) -> list[str]:
+    year, month = map(int, first.split("-"))
     keys = []
     for _ in range(count):
         keys.append(f"{year:04d}-{month:02d}")
@@ -45,14 +46,15 @@ def months(count: int) -> list[str]:
     return keys
 
 
-def build_mirror(root: Path, keys: list[str]) -> dict[tuple[str, str], int]:
+def build_mirror(root: Path, keys: list[str], services: list[str]) -> dict[tuple[str, str], int]:
     """`root/trip-data/{service}_tripdata_{month}.parquet` for every month: the template's
     rows with every timestamp moved by the months between them. Returns the rows per file."""
     sample = REPO / "taxi_pipeline" / "sample_mirror" / "trip-data"
     (root / "trip-data").mkdir(parents=True)
     rows = {}
     con = duckdb.connect()
-    for service, template in TEMPLATES.items():
+    for service in services:
+        template = TEMPLATES[service]
         path = sample / template
         origin = template.rsplit("_", 1)[-1].removesuffix(".parquet")
         columns = con.execute(f"describe select * from read_parquet('{path}')").fetchall()
@@ -70,11 +72,15 @@ def build_mirror(root: Path, keys: list[str]) -> dict[tuple[str, str], int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--months", type=int, default=48)
+    parser.add_argument("--first", default=FIRST, help="first month, YYYY-MM (default %(default)s)")
+    parser.add_argument("--service", action="append", choices=list(TEMPLATES),
+                        help="a service to backfill; repeatable (default: all four)")
     parser.add_argument("--keep", type=Path, help="work folder to keep (default: a temporary one)")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="taxi_backfill_"))
-    keys = months(args.months)
-    expected = build_mirror(work / "mirror", keys)
+    keys = months(args.months, args.first)
+    services = args.service or list(TEMPLATES)
+    expected = build_mirror(work / "mirror", keys, services)
     home = work / "home"
     home.mkdir()
     home.joinpath("dagster.yaml").write_text(
@@ -95,18 +101,18 @@ def main() -> None:
     )
     try:
         start = time.monotonic()
-        for service in TEMPLATES:
+        for service in services:
             subprocess.run(
                 [str(bin_dir / "dagster"), "job", "backfill", "-w", str(REPO / "workspace.yaml"),
                  "-j", f"{service}_taxi_job", "--partitions", ",".join(keys), "--noprompt"],
                 cwd=REPO, env=env, check=True, capture_output=True,
             )
-        outcome = wait_for_backfills(home, len(TEMPLATES) * len(keys))
+        outcome = wait_for_backfills(home, len(services) * len(keys))
         wall = time.monotonic() - start
     finally:
         os.killpg(daemon.pid, 15)
         daemon.wait(60)
-    print(f"{len(TEMPLATES)} services x {len(keys)} months ({keys[0]}..{keys[-1]}), "
+    print(f"{len(services)} services x {len(keys)} months ({keys[0]}..{keys[-1]}), "
           f"{sum(expected.values()):,} rows, through the daemon (4 runs at once)")
     print(f"wall time {wall:.0f} s; backfill runs {outcome['runs']}: {outcome['statuses']}; "
           f"automation runs {outcome['automation']}: {outcome['automation_statuses']}")

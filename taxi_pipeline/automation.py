@@ -27,8 +27,9 @@ LAYER_CODE = {
     "raw": ("taxi_pipeline.resources.source", "taxi_pipeline.cleaning", "taxi_pipeline.conform"),
     "clean": ("taxi_pipeline.cleaning", "taxi_pipeline.conform", "taxi_pipeline.services"),
     "warehouse": ("taxi_pipeline.io_managers.warehouse", "taxi_pipeline.io_managers.bigquery",
-                  "taxi_pipeline.io_managers.evolution"),
-    "postgres": ("taxi_pipeline.io_managers.postgres", "taxi_pipeline.io_managers.postgres_views"),
+                  "taxi_pipeline.io_managers.evolution", "taxi_pipeline.io_managers.streaming"),
+    "postgres": ("taxi_pipeline.io_managers.postgres", "taxi_pipeline.io_managers.postgres_views",
+                 "taxi_pipeline.io_managers.streaming"),
 }
 """The modules whose code makes each layer's data: their hash is the layer's code version."""
 

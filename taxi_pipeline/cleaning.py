@@ -9,9 +9,10 @@ reports neither for conversion errors).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -122,16 +123,28 @@ def _csv_batches(src: Path, service: TaxiService, month, label: str) -> Iterator
 
 
 def write_clean_parquet(
-    src: Path, dest: Path, service: TaxiService, source_month: datetime, label: str
+    src: Path,
+    dest: Path | None,
+    service: TaxiService,
+    source_month: datetime,
+    label: str,
+    also: Sequence[Callable[[pa.RecordBatch], None]] = (),
 ) -> CleanResult:
-    """Stream `src` into a parquet file at `dest` with exactly `service.schema`."""
+    """Stream `src` into a parquet file at `dest` with exactly `service.schema`, handing
+    every batch to each of `also` as it goes (the month's loads, the checks' tallies).
+    `dest` None: validate only."""
     result = CleanResult()
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
-    with pq.ParquetWriter(
-        dest, service.schema, compression=PARQUET_COMPRESSION, compression_level=PARQUET_COMPRESSION_LEVEL
-    ) as writer:
+    with contextlib.ExitStack() as stack:
+        writer = dest and stack.enter_context(pq.ParquetWriter(
+            dest, service.schema, compression=PARQUET_COMPRESSION, compression_level=PARQUET_COMPRESSION_LEVEL
+        ))
         for batch in canonical_batches(src, service, source_month, label, result):
+            for consumer in also:
+                consumer(batch)
+            if writer is None:
+                continue
             pending.append(batch)
             pending_rows += batch.num_rows
             if pending_rows >= PARQUET_ROW_GROUP_ROWS:

@@ -3,15 +3,16 @@
 The jobs themselves are built with their service (`defs/services.py`) and the zones
 (`defs/zones.py`); `definitions.py` sets the executor below for all of them.
 
-Steps run in the run's own process (`in_process_executor`, also the default for
-materializations from the UI): a service-month is four streaming steps
-and five checks, and a process per step costs about 4 s of Python and Dagster start-up
-each - measured on a 1.37M-row month, 33 s per run with a process per step against 14 s
-in one process, at a similar peak RSS. Forking the steps from a forkserver with the
-project preloaded, two at a time (so the warehouse and Postgres loads overlap), did not
-pay either: a 3M-row fhvhv month took 41.6 s against 38.2 s in one process, at 1.4 GB of
-summed RSS against 566 MB (scripts/benchmark_floor.py, 2026-11-23). Isolation comes one
-level up: a run per month, in a container of its own in production.
+A service-month is one step (`assets/month_step.py`: the four assets and their checks in
+one pass, the loads on threads of their own beside it), run in the run's own process
+(`in_process_executor`, also the default for materializations from the UI). Overlap
+comes from threads inside that step, not from concurrent steps: a process per step costs
+about 4 s of Python and Dagster start-up each (a 1.37M-row month: 33 s with a process
+per step against 14 s in one process), and forking steps from a forkserver with the
+project preloaded, two at a time, did not pay either (a 3M-row fhvhv month 41.6 s against
+38.2 s, at 1.4 GB of summed RSS against 566 MB, 2026-11-23). The one step with its loads
+on threads: 15.9 s at 808 MB (scripts/benchmark_floor.py, docs/performance.md).
+Isolation comes one level up: a run per month, in a container of its own in production.
 
 There is no job over all services: a job has one partitions definition, and the services
 start in different months (yellow 2009-01, green 2014-01, fhv 2015-01, fhvhv 2019-02).
@@ -27,7 +28,7 @@ RUN_EXECUTOR = in_process_executor
 
 K8S_RUN_SIZE = {
     # service: (cpu request, memory request, memory limit) of a month's run pod
-    "fhvhv": ("1", "1Gi", "2Gi"),   # ~20M rows a month: streamed, peak RSS ~560 MB measured
+    "fhvhv": ("1", "1Gi", "2Gi"),   # ~20M rows a month: streamed, peak RSS ~800 MB measured
     "yellow": ("1", "768Mi", "1536Mi"),  # up to ~15M rows (2009-2015), ~3M since 2021
     "green": ("500m", "512Mi", "1Gi"),  # ~1.5M rows at most, ~60k since 2021
     "fhv": ("500m", "512Mi", "1Gi"),  # ~1-2M rows since 2019

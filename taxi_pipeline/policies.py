@@ -8,11 +8,11 @@
   the others. The price: `dg launch --partition-range` (which needs single-run assets)
   is not available; backfill ranges from the UI, GraphQL or `dagster job backfill`.
 - Concurrency: the steps that touch a shared system share a pool (POOL_LIMITS), so a
-  backfill with 4 runs at once holds by construction, not by luck: downloads (a few
-  connections to the source, not one per month), the DuckDB file (one writer per file:
-  DuckDB's own rule, so its pool is 1, dbt's models included), Postgres COPY (one server:
-  two COPYs keep it busy without thrashing), BigQuery load jobs (quotas are per table
-  and project: 1,500 loads per table per day, and a month is one job). dagster.yaml's
+  backfill with 4 runs at once holds by construction, not by luck: the DuckDB file (one
+  writer per file: DuckDB's own rule, so its pool is 1, the months' steps and dbt's
+  models alike), Postgres COPY (one server: two COPYs keep it busy without thrashing),
+  BigQuery load jobs (quotas are per table and project: 1,500 loads per table per day,
+  and a month is one job). dagster.yaml's
   `default_limit` covers a pool nobody sized; `python -m taxi_pipeline.pools` writes
   these limits into the instance (the Dagster OSS way: `dagster instance concurrency set`).
 """
@@ -26,13 +26,17 @@ warnings.filterwarnings("ignore", category=BetaWarning, message="Parameter `back
 
 TRANSIENT_RETRY = RetryPolicy(max_retries=4, delay=1, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
 ONE_MONTH_PER_RUN = BackfillPolicy.multi_run(max_partitions_per_run=1)
-DOWNLOAD_POOL = "tlc_downloads"
 DUCKDB_POOL = "duckdb_warehouse"
 POSTGRES_POOL = "postgres_copy"
 BIGQUERY_POOL = "bigquery_loads"
 WAREHOUSE_POOLS = {"duckdb": DUCKDB_POOL, "bigquery": BIGQUERY_POOL}
-"""The warehouse step's pool, by the warehouse's kind."""
-POOL_LIMITS = {DOWNLOAD_POOL: 4, DUCKDB_POOL: 1, POSTGRES_POOL: 2, BIGQUERY_POOL: 4}
+"""The pool of a step that writes the warehouse (the dbt models), by the warehouse's kind."""
+MONTH_POOLS = {"duckdb": DUCKDB_POOL, "bigquery": POSTGRES_POOL}
+"""The pool of a service-month's step (`assets/month_step.py`), which downloads, writes the
+lake and loads both databases in one pass: a step has one pool, so it takes the scarcest
+system it writes. Locally the DuckDB file (one writer), on GCP the one Postgres server
+(BigQuery's load quotas allow more months at once than one server's COPYs)."""
+POOL_LIMITS = {DUCKDB_POOL: 1, POSTGRES_POOL: 2, BIGQUERY_POOL: 4}
 
 
 def permanent(error: Exception) -> Failure:

@@ -19,7 +19,7 @@ from dagster import (
 )
 
 from taxi_pipeline.assets import freshness
-from taxi_pipeline.assets.trips import trip_asset_keys
+from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.assets.zones import ZONE_KEYS, ZONE_RAW_KEY, ZONE_SOURCE_PATH
 from taxi_pipeline.automation import LoadWindow
 from taxi_pipeline.defs import sensors
@@ -224,10 +224,11 @@ def test_every_asset_has_owners_layer_tags_a_code_version_and_its_pool(definitio
     # Writers of one system share its pool: the DuckDB file's loads and the dbt models alike.
     pools = {key.to_user_string(): definitions.get_assets_def(key).get_op_def_for_asset_key(key).pool
              for key in graph.get_all_asset_keys()}
+    # A service-month's one step writes the DuckDB file too: it takes that pool.
     assert pools["warehouse/yellow_tripdata"] == pools["models/fact_trips"] == "duckdb_warehouse"
+    assert pools["lake/raw_green_trips"] == pools["postgres/fhv_taxi_trips"] == "duckdb_warehouse"
     assert pools["warehouse/taxi_zone_lookup"] == "duckdb_warehouse"
-    assert pools["postgres/fhv_taxi_trips"] == "postgres_copy"
-    assert pools["lake/raw_green_trips"] == "tlc_downloads"
+    assert pools["postgres/taxi_zone_lookup"] == "postgres_copy"
     assert raw.automation_condition is None  # the source drives the raw files
     assert graph.get(YELLOW.warehouse).automation_condition.get_label() == "follows its upstream"
 
@@ -280,12 +281,10 @@ def test_a_month_published_a_day_ago_and_not_loaded_fails_freshness_once_alerted
 
 
 @pytest.mark.slow  # a `dagster job execute` child process on the embedded Postgres
-def test_a_warehouse_load_waits_for_the_duckdb_pool_while_the_other_steps_go_on(
-    tmp_path, http_mirror, embedded_postgres_dir
-):
+def test_a_months_step_waits_for_the_duckdb_pool(tmp_path, http_mirror, embedded_postgres_dir):
     """The DuckDB file's writers are serialized by the `duckdb_warehouse` pool, not by luck:
-    with its one slot held (as another run's load would), a month's run loads the lake and
-    Postgres, waits before the warehouse step, and finishes once the slot is free."""
+    with its one slot held (as another run's month would), a month's run starts and waits
+    before its step, and finishes once the slot is free."""
     import os
     import subprocess
     import sys
@@ -309,7 +308,7 @@ def test_a_warehouse_load_waits_for_the_duckdb_pool_while_the_other_steps_go_on(
     with DagsterInstance.from_config(str(home)) as instance:
         storage = instance.event_log_storage
         storage.set_concurrency_slots("duckdb_warehouse", 1)
-        storage.claim_concurrency_slot("duckdb_warehouse", "another-run", "warehouse__green_tripdata")
+        storage.claim_concurrency_slot("duckdb_warehouse", "another-run", "green_month")
         command = [str(Path(sys.executable).with_name("dagster")), "job", "execute", "-m",
                    "taxi_pipeline.definitions", "-j", "yellow_taxi_job"]
         run = subprocess.Popen(
@@ -317,25 +316,25 @@ def test_a_warehouse_load_waits_for_the_duckdb_pool_while_the_other_steps_go_on(
             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         try:
-            def done_steps():
+            def events():
                 runs = instance.get_run_records()
                 if not runs:
                     return set()
-                kinds = {DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_START}
+                kinds = {DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_START,
+                         DagsterEventType.RUN_START}
                 events = instance.all_logs(runs[0].dagster_run.run_id, of_type=kinds)
                 return {(e.dagster_event_type, e.step_key) for e in events}
 
-            postgres = (DagsterEventType.STEP_SUCCESS, "postgres__yellow_taxi_trips")
             deadline = time.monotonic() + 120
-            while postgres not in done_steps():
-                assert run.poll() is None and time.monotonic() < deadline, done_steps()
+            while (DagsterEventType.RUN_START, None) not in events():
+                assert run.poll() is None and time.monotonic() < deadline, events()
                 time.sleep(0.5)
-            time.sleep(3)  # the warehouse step would have started by now without the pool
+            time.sleep(5)  # the month's step would have started by now without the pool
             assert run.poll() is None
-            assert (DagsterEventType.STEP_START, "warehouse__yellow_tripdata") not in done_steps()
+            assert (DagsterEventType.STEP_START, "yellow_month") not in events()
 
-            storage.free_concurrency_slot_for_step("another-run", "warehouse__green_tripdata")
+            storage.free_concurrency_slot_for_step("another-run", "green_month")
             assert run.wait(120) == 0
-            assert (DagsterEventType.STEP_SUCCESS, "warehouse__yellow_tripdata") in done_steps()
+            assert (DagsterEventType.STEP_SUCCESS, "yellow_month") in events()
         finally:
             run.kill()

@@ -5,7 +5,7 @@ import gzip
 
 from dagster import AssetCheckSeverity, AssetSelection, Definitions, define_asset_job
 
-from taxi_pipeline.assets.trips import trip_asset_keys
+from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.services import SERVICES
 from taxi_pipeline_tests.definitions import all_checks, assets_for

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from taxi_pipeline.assets.trips import trip_asset_keys
+from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.cleaning import write_clean_parquet
 from taxi_pipeline.partitions import month_start
 from taxi_pipeline.services import SERVICES, SOURCE_MONTH_COLUMN, TaxiService

@@ -71,9 +71,9 @@ def test_a_backfill_launched_through_graphql_runs_through_the_daemon(dagster_dev
         for month in MONTHS:
             counts = dev_month_counts(env, service, month)
             assert counts_agree(counts), (service, month, counts)
-    # Runs went side by side (3 at once), but the DuckDB file's writers one at a time: the
+    # Runs went side by side (3 at once), but the DuckDB file's writers (each month's step) one at a time: the
     # `duckdb_warehouse` pool (limit 1), not dagster-duckdb's connection retries.
-    steps = {f"warehouse__{service}_tripdata" for service in SERVICES_TO_LOAD}
+    steps = {f"{service}_month" for service in SERVICES_TO_LOAD}
     spans = sorted(_step_spans(tmp_path / "dagster_home", run_ids, steps))
     assert len(spans) == len(SERVICES_TO_LOAD) * len(MONTHS)
     assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:], strict=False)), spans

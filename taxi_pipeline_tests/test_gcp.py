@@ -14,6 +14,7 @@ import pytest
 from dagster import AssetKey, materialize
 from google.api_core.exceptions import GoogleAPICallError
 
+from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.io_managers.bigquery import submit_load_job
 from taxi_pipeline.services import SERVICES
 from taxi_pipeline.sources import current_source
@@ -94,7 +95,8 @@ def _load_jobs(gcp_env) -> list:
 
 
 def _warehouse_metadata(result) -> dict:
-    [materialization] = [m for m in result.asset_materializations_for_node("warehouse__yellow_tripdata")]
+    [materialization] = [e.materialization for e in result.get_asset_materialization_events()
+                         if e.asset_key == trip_asset_keys(YELLOW).warehouse]
     return {key: value.value for key, value in materialization.metadata.items()}
 
 
@@ -220,7 +222,7 @@ def test_a_table_of_the_previous_release_stops_the_run_with_its_migration(gcp_en
 def test_a_table_missing_newer_columns_gains_them_and_keeps_its_rows(gcp_env):
     from google.cloud import bigquery
 
-    from taxi_pipeline.assets.trips import service_table_schema
+    from taxi_pipeline.assets.tables import service_table_schema
     from taxi_pipeline.io_managers.bigquery import bigquery_schema
 
     # (congestion_surcharge came in 2019, airport_fee in 2021: the course's 2021-01 file

@@ -14,7 +14,7 @@ from dagster import (
     materialize,
 )
 
-from taxi_pipeline.assets.trips import trip_asset_keys
+from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.automation import LoadWindow
 from taxi_pipeline.defs.sensors import failure_alert_sensor, source_sensor
 from taxi_pipeline.resources.alerts import AlertWebhookResource

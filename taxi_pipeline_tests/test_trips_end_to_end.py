@@ -6,7 +6,7 @@ from collections import Counter
 import pyarrow.parquet as pq
 from dagster import asset, materialize
 
-from taxi_pipeline.assets.trips import trip_asset_keys
+from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.io_managers.lake import LakeUri
 from taxi_pipeline.io_managers.warehouse import PARTITION_EXPR_KEY
 from taxi_pipeline.partitions import monthly_partitions
@@ -196,53 +196,38 @@ def test_a_clean_parquet_that_breaks_midway_keeps_the_previous_warehouse_month(t
     assert taxi_env.warehouse_month("yellow", "2021-01", "count(*), round(sum(total_amount), 2)") == before
 
 
-def test_a_month_is_parsed_once_per_run_and_a_clean_alone_parses_the_lakes_raw_file(taxi_env):
+def test_each_asset_of_a_month_reruns_on_its_own_from_the_lake(taxi_env):
+    """One step makes the month's four assets in one pass; any one of them runs alone,
+    reading what it needs from the lake, and replaces exactly its own target's month."""
     from dagster import AssetSelection
 
-    from taxi_pipeline.assets.scratch import PREPARED_DIR
-
-    clean_key = trip_asset_keys(SERVICES["yellow"]).clean
-
-    def parsed_by(result) -> str:
-        [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == clean_key]
-        return event.materialization.metadata["parsed_by"].value
-
+    keys = trip_asset_keys(SERVICES["yellow"])
+    rows = taxi_env.mirror.rows("yellow", "2021-01")
     result = taxi_env.materialize("yellow", "2021-01")
-    assert parsed_by(result).startswith("the raw step")
+    assert {e.asset_key for e in result.get_asset_materialization_events()} == set(keys)
     first = pq.read_table(taxi_env.lake_file("clean", "yellow", "2021-01"))
-    assert first.num_rows == taxi_env.mirror.rows("yellow", "2021-01")
-    assert not list(PREPARED_DIR.glob(f"yellow_2021-01.{result.run_id}.*"))  # taken, not left behind
+    assert first.num_rows == rows
+
+    def alone(key):
+        run = taxi_env.materialize("yellow", "2021-01", selection=AssetSelection.assets(key))
+        assert run.success
+        assert {e.asset_key for e in run.get_asset_materialization_events()} == {key}
+        return run
 
     # The clean asset alone (a new cleaning rule, say): parsed again from the lake's raw file.
-    again = taxi_env.materialize("yellow", "2021-01", selection=AssetSelection.assets(clean_key))
-    assert again.success and parsed_by(again) == "this step"
+    taxi_env.pg("UPDATE yellow_taxi_trips SET total_amount = -1")
+    alone(keys.clean)
     assert pq.read_table(taxi_env.lake_file("clean", "yellow", "2021-01")).equals(first)
+    assert taxi_env.pg_month("yellow", "2021-01", "count(*) FILTER (WHERE total_amount = -1)") == (rows,)
 
-    # The raw asset alone (a re-download): validated the same way, nothing kept for a clean step.
-    raw_only = taxi_env.materialize(
-        "yellow", "2021-01", selection=AssetSelection.assets(trip_asset_keys(SERVICES["yellow"]).raw)
-    )
-    assert raw_only.success
-    assert not list(PREPARED_DIR.glob(f"yellow_2021-01.{raw_only.run_id}.*"))
+    # Postgres alone: the lake's clean file, COPYed again; the warehouse untouched.
+    alone(keys.postgres)
+    assert taxi_env.pg_month("yellow", "2021-01", "count(*), count(*) FILTER (WHERE total_amount = -1)") == (
+        rows, 0)
+    alone(keys.warehouse)
+    assert taxi_env.warehouse_month("yellow", "2021-01") == (rows,)
 
-
-def test_a_prepared_clean_file_is_taken_only_for_the_raw_file_it_was_made_from(tmp_path):
-    from taxi_pipeline.assets.scratch import PREPARED_DIR, PreparedClean
-
-    raw = tmp_path / "raw.csv.gz"
-    raw.write_bytes(b"a" * 3_000_000)
-    changed = tmp_path / "changed.csv.gz"
-    changed.write_bytes(b"a" * 2_999_999 + b"b")  # a different last MiB (a gzip trailer, a Parquet footer)
-    prepared = PreparedClean("test_2021-01", "run1")
-    with prepared.writing(raw) as (parquet, summary):
-        parquet.write_bytes(b"PAR1")
-        summary.write_text('{"rows": 1}')
-    assert (
-        parquet.name.startswith("test_2021-01.run1.") and parquet.name.count(".") == 3
-    )  # the fingerprint is in it
-
-    assert prepared.take(changed, tmp_path / "dest.parquet") is None
-    assert PreparedClean("test_2021-01", "run2").take(raw, tmp_path / "dest.parquet") is None
-    assert prepared.take(raw, tmp_path / "dest.parquet") == {"rows": 1}
-    assert (tmp_path / "dest.parquet").read_bytes() == b"PAR1"
-    assert not list(PREPARED_DIR.glob("test_2021-01.*"))
+    # The raw asset alone (a re-download): validated, stored, nothing else written.
+    raw_only = alone(keys.raw)
+    assert raw_only.get_asset_check_evaluations() == []
+    assert taxi_env.pg_month("yellow", "2021-01") == (rows,)

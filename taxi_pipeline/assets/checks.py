@@ -1,32 +1,29 @@
-"""A service's asset checks, run with each materialization and shown in the UI.
+"""A service's asset checks: evaluated by the month's step itself and shown in the UI.
 
-ERROR checks on the clean parquet are blocking: a month that fails them never reaches
-the warehouse or Postgres. WARN checks flag what real months do contain (pickups from
-the previous month, refunds as negative totals) when there is more of it than usual.
+The clean parquet's checks are counted on the batches as the step writes them (a tally,
+no second read of the month); ERROR checks are blocking: a month that fails them is kept
+in the lake but never committed to the warehouse or Postgres. WARN checks flag what real
+months do contain (pickups from the previous month, refunds as negative totals) when
+there is more of it than usual. `rows_reconcile` compares the four targets once the month
+is committed. A check run on its own (from the UI) reads the lake and the targets instead.
 """
 
+from __future__ import annotations
+
 import warnings
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from dagster import (
-    AssetCheckExecutionContext,
-    AssetCheckResult,
-    AssetChecksDefinition,
-    AssetCheckSeverity,
-    AssetIn,
-    PreviewWarning,
-    asset_check,
-)
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, PreviewWarning
 
-from taxi_pipeline.assets.trips import trip_asset_keys
-from taxi_pipeline.materializations import recorded_rows
+from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.partitions import monthly_partitions
-from taxi_pipeline.resources.postgres import PostgresResource
-from taxi_pipeline.resources.warehouse import WarehouseResource
 from taxi_pipeline.services import TaxiService
-from taxi_pipeline.targets import counts_agree, parquet_rows, postgres_month_rows
+from taxi_pipeline.targets import counts_agree
 
 # Partitioned asset checks are a preview feature in Dagster 1.13; we rely on them so each
 # month's checks show with that month in the UI.
@@ -39,111 +36,107 @@ NEGATIVE_TOTAL_WARN_SHARE = 0.02
 """Refunds and disputes show as negative totals (0.9% of yellow 2021-01's head)."""
 
 TOTAL_AMOUNT = "total_amount"
+SCHEMA_IS_CANONICAL = "schema_is_canonical"
+PICKUP_NEVER_NULL = "pickup_never_null"
+PICKUPS_IN_MONTH = "pickups_in_month"
+NEGATIVE_TOTAL_AMOUNT = "negative_total_amount"
+ROWS_RECONCILE = "rows_reconcile"
 
 
-def _month_bounds(partitions, partition_key: str):
-    window = partitions.time_window_for_partition_key(partition_key)
-    return window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
+def month_check_specs(service: TaxiService) -> list[AssetCheckSpec]:
+    keys = trip_asset_keys(service)
+    months = monthly_partitions(service)
+
+    def on_clean(name: str, description: str, blocking: bool = False) -> AssetCheckSpec:
+        return AssetCheckSpec(name, asset=keys.clean, description=description, blocking=blocking,
+                              partitions_def=months)
+
+    specs = [
+        on_clean(SCHEMA_IS_CANONICAL, "The stored parquet has exactly the service's canonical schema.", True),
+        on_clean(PICKUP_NEVER_NULL, "Every trip has a pickup time.", True),
+        on_clean(PICKUPS_IN_MONTH, "Warns when more than 1% of pickups fall outside the file's month."),
+    ]
+    if TOTAL_AMOUNT in service.schema.names:
+        specs.append(on_clean(NEGATIVE_TOTAL_AMOUNT,
+                              "Warns when more than 2% of trips have a negative total_amount."))
+    specs.append(AssetCheckSpec(
+        ROWS_RECONCILE, asset=keys.postgres, additional_deps=[keys.raw, keys.clean, keys.warehouse],
+        description="Rows in the raw file = the parquet = the warehouse's month = Postgres' month.",
+        partitions_def=months,
+    ))
+    return specs
 
 
-def _count_flagged(clean: Path, column: str, flag) -> tuple[int, int]:
-    """(rows, rows where `flag(values)` is true) of one column, a row group at a time, so a
-    check's memory does not grow with the month."""
-    rows = flagged = 0
-    for batch in pq.ParquetFile(clean, pre_buffer=False).iter_batches(columns=[column]):
-        values = batch.column(0)
-        rows += len(values)
-        flagged += pc.sum(flag(values)).as_py() or 0
-    return rows, flagged
+@dataclass
+class CleanTally:
+    """What the clean checks count, accumulated batch by batch as the month is written."""
+
+    service: TaxiService
+    start: datetime
+    end: datetime
+    rows: int = 0
+    null_pickups: int = 0
+    outside_month: int = 0
+    negative_totals: int = 0
+
+    def __call__(self, batch: pa.RecordBatch | pa.Table) -> None:
+        pickups = batch.column(self.service.pickup_column)
+        self.rows += len(pickups)
+        self.null_pickups += pickups.null_count
+        outside = pc.or_(pc.less(pickups, self.start), pc.greater_equal(pickups, self.end))
+        self.outside_month += pc.sum(outside).as_py() or 0
+        if TOTAL_AMOUNT in batch.schema.names:
+            self.negative_totals += pc.sum(pc.less(batch.column(TOTAL_AMOUNT), 0)).as_py() or 0
+
+    def read(self, clean: Path) -> CleanTally:
+        """Tally a stored month, its needed columns a row group at a time."""
+        columns = [c for c in (self.service.pickup_column, TOTAL_AMOUNT) if c in self.service.schema.names]
+        for batch in pq.ParquetFile(clean, pre_buffer=False).iter_batches(columns=columns):
+            self(batch)
+        return self
 
 
-def _share_warning(name: str, rows: int, count: int, threshold: float) -> AssetCheckResult:
+def clean_check_results(
+    service: TaxiService, tally: CleanTally, stored: pa.Schema, wanted: set[str]
+) -> list[AssetCheckResult]:
+    """The clean parquet's checks named in `wanted`, from its tally and its stored schema."""
+    key = trip_asset_keys(service).clean
+    stored = stored.remove_metadata()
+    differences = [f"{f.name}: {f.type}" for f in stored if f not in service.schema] + [
+        f"missing {f.name}" for f in service.schema if f.name not in stored.names]
+    results = {
+        SCHEMA_IS_CANONICAL: lambda: dict(
+            passed=stored.equals(service.schema), metadata={"differences": ", ".join(differences) or "none"}),
+        PICKUP_NEVER_NULL: lambda: dict(
+            passed=tally.null_pickups == 0, metadata={"null_pickups": tally.null_pickups}),
+        PICKUPS_IN_MONTH: lambda: _share_warning(
+            "pickups_outside_month", tally.rows, tally.outside_month, PICKUPS_OUTSIDE_MONTH_WARN_SHARE),
+        NEGATIVE_TOTAL_AMOUNT: lambda: _share_warning(
+            "negative_total_amount", tally.rows, tally.negative_totals, NEGATIVE_TOTAL_WARN_SHARE),
+    }
+    return [AssetCheckResult(asset_key=key, check_name=name, **result())
+            for name, result in results.items() if name in wanted]
+
+
+def blocking_failures(service: TaxiService, results: list[AssetCheckResult]) -> list[str]:
+    blocking = {spec.name for spec in month_check_specs(service) if spec.blocking}
+    return [r.check_name for r in results if r.check_name in blocking and not r.passed]
+
+
+def reconcile_result(service: TaxiService, counts: dict[str, int | None]) -> AssetCheckResult:
+    return AssetCheckResult(
+        asset_key=trip_asset_keys(service).postgres,
+        check_name=ROWS_RECONCILE,
+        passed=counts_agree(counts),
+        metadata={f"rows {target}": -1 if n is None else n for target, n in counts.items()},
+    )
+
+
+def _share_warning(name: str, rows: int, count: int, threshold: float) -> dict:
     """WARN when the share of rows flagged is above `threshold`; the count is metadata."""
     share = count / rows if rows else 0.0
-    return AssetCheckResult(
+    return dict(
         passed=share <= threshold,
         severity=AssetCheckSeverity.WARN,
         metadata={name: count, "share": round(share, 6), "threshold": threshold},
     )
-
-
-def trip_checks(service: TaxiService) -> list[AssetChecksDefinition]:
-    keys = trip_asset_keys(service)
-    months = monthly_partitions(service)
-    checks = []
-
-    @asset_check(asset=keys.clean, name="schema_is_canonical", blocking=True,
-                 partitions_def=months)
-    def schema_is_canonical(clean: Path) -> AssetCheckResult:
-        """The stored parquet has exactly the service's canonical schema."""
-        stored = pq.read_schema(clean).remove_metadata()
-        differences = [
-            f"{field.name}: {field.type}" for field in stored if field not in service.schema
-        ] + [f"missing {field.name}" for field in service.schema if field.name not in stored.names]
-        return AssetCheckResult(
-            passed=stored.equals(service.schema),
-            metadata={"differences": ", ".join(differences) or "none"},
-        )
-
-    @asset_check(asset=keys.clean, name="pickup_never_null", blocking=True,
-                 partitions_def=months)
-    def pickup_never_null(clean: Path) -> AssetCheckResult:
-        """Every trip has a pickup time."""
-        _, nulls = _count_flagged(clean, service.pickup_column, pc.is_null)
-        return AssetCheckResult(passed=nulls == 0, metadata={"null_pickups": nulls})
-
-    @asset_check(asset=keys.clean, name="pickups_in_month", partitions_def=months)
-    def pickups_in_month(context: AssetCheckExecutionContext, clean: Path) -> AssetCheckResult:
-        """Warns when more than 1% of pickups fall outside the file's month."""
-        start, end = _month_bounds(months, context.partition_key)
-        rows, outside = _count_flagged(
-            clean,
-            service.pickup_column,
-            lambda pickups: pc.or_(pc.less(pickups, start), pc.greater_equal(pickups, end)),
-        )
-        return _share_warning("pickups_outside_month", rows, outside, PICKUPS_OUTSIDE_MONTH_WARN_SHARE)
-
-    checks += [schema_is_canonical, pickup_never_null, pickups_in_month]
-
-    if TOTAL_AMOUNT in service.schema.names:
-
-        @asset_check(asset=keys.clean, name="negative_total_amount",
-                     partitions_def=months)
-        def negative_total_amount(clean: Path) -> AssetCheckResult:
-            """Warns when more than 2% of trips have a negative total_amount."""
-            rows, negative = _count_flagged(clean, TOTAL_AMOUNT, lambda totals: pc.less(totals, 0))
-            return _share_warning("negative_total_amount", rows, negative, NEGATIVE_TOTAL_WARN_SHARE)
-
-        checks.append(negative_total_amount)
-
-    @asset_check(
-        asset=keys.postgres,
-        name="rows_reconcile",
-        additional_ins={"clean": AssetIn(keys.clean)},
-        additional_deps=[keys.raw, keys.warehouse],
-        partitions_def=months,
-    )
-    def rows_reconcile(
-        context: AssetCheckExecutionContext,
-        clean: Path,
-        warehouse: WarehouseResource,
-        postgres: PostgresResource,
-    ) -> AssetCheckResult:
-        """Rows in the raw file = the parquet = the warehouse's month = Postgres' month."""
-        month = context.partition_key
-        counts = {
-            # Counted by the raw step, which reads the whole file: counting a 20M-row
-            # csv.gz's lines again took 6 s (and a download of it from GCS).
-            "raw file": recorded_rows(context.instance, keys.raw, month),
-            "clean parquet": parquet_rows(clean),
-            "warehouse": warehouse.month_rows(service.warehouse_table, month),
-            "postgres": postgres_month_rows(postgres, service.postgres_table, month),
-        }
-        return AssetCheckResult(
-            passed=counts_agree(counts),
-            metadata={f"rows {target}": -1 if n is None else n for target, n in counts.items()},
-        )
-
-    checks.append(rows_reconcile)
-    return checks
-

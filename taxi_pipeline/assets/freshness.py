@@ -20,7 +20,7 @@ from dagster import (
     asset_check,
 )
 
-from taxi_pipeline.assets.trips import trip_asset_keys
+from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.io_managers.dagster_internals import AssetCheckExecutionRecordStatus
 from taxi_pipeline.materializations import stored_version
 from taxi_pipeline.resources.alerts import AlertWebhookResource

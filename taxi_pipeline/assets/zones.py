@@ -11,7 +11,7 @@ import pyarrow.csv as pacsv
 from dagster import AssetIn, AssetKey, AssetsDefinition, DataVersion, MetadataValue, Output, asset
 
 from taxi_pipeline.assets.scratch import scratch_file
-from taxi_pipeline.assets.trips import table_schema
+from taxi_pipeline.assets.tables import table_schema
 from taxi_pipeline.automation import catalog, follows_upstream
 from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY

@@ -36,7 +36,7 @@ from dagster import (
     sensor,
 )
 
-from taxi_pipeline.assets.trips import trip_asset_keys
+from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.assets.zones import ZONE_KEYS, ZONE_RAW_KEY, ZONE_SOURCE_PATH
 from taxi_pipeline.automation import LoadWindow
 from taxi_pipeline.defs.services import service_job

@@ -12,7 +12,6 @@ from datetime import timedelta
 
 from dagster import AssetSelection, Definitions, define_asset_job, definitions
 
-from taxi_pipeline.assets.checks import trip_checks
 from taxi_pipeline.assets.freshness import freshness_check, freshness_check_key
 from taxi_pipeline.assets.trips import trip_assets
 from taxi_pipeline.automation import DEFAULT_LATE_AFTER
@@ -26,15 +25,15 @@ from taxi_pipeline.sources import Source, current_source
 def service_definitions(
     service: TaxiService, source: Source, warehouse_kind: str, late: timedelta = DEFAULT_LATE_AFTER
 ) -> Definitions:
-    """One service: raw file → clean parquet → warehouse → Postgres for each month, the checks
-    on them (the warehouse table's freshness: late `late` after the source published the
-    newest month), and the job that runs a month.
+    """One service: raw file → clean parquet → warehouse → Postgres for each month (one
+    multi-asset, its checks with it), the warehouse table's freshness check (late `late`
+    after the source published the newest month), and the job that runs a month.
 
     `source` decides the raw file's type (the lake keeps it as published); `warehouse_kind`
     (duckdb, bigquery) is the warehouse asset's kind tag."""
     return Definitions(
         assets=trip_assets(service, source, warehouse_kind),
-        asset_checks=[*trip_checks(service), freshness_check(service, late)],
+        asset_checks=[freshness_check(service, late)],
         jobs=[service_job(service.name)],
     )
 

@@ -12,8 +12,14 @@ import once one exists.
 
 from dagster._core.definitions.metadata.metadata_set import TableMetadataSet
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
+from dagster._core.storage.db_io_manager import (
+    DbIOManager,
+    DbTypeHandler,
+    TablePartitionDimension,
+    TableSlice,
+)
 
 __all__ = [
-    "AssetCheckExecutionRecordStatus", "DbIOManager", "DbTypeHandler", "TableMetadataSet", "TableSlice",
+    "AssetCheckExecutionRecordStatus", "DbIOManager", "DbTypeHandler", "TableMetadataSet",
+    "TablePartitionDimension", "TableSlice",
 ]

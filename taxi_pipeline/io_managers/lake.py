@@ -155,11 +155,18 @@ class LakeIOManager(ConfigurableIOManager):
     def load_input(self, context: InputContext) -> Path | LakeUri:
         template = context.upstream_output.definition_metadata[LAKE_PATH_KEY]
         relative = lake_path(template, context)
-        storage = self.storage()
         if context.dagster_type.typing_type is LakeUri:
-            if not storage.exists(relative):
-                raise FileNotFoundError(
-                    f"{storage.uri(relative)} is not in the lake: materialize its asset first."
-                )
-            return LakeUri(storage.uri(relative))
-        return storage.get(relative)
+            return self.object_uri(relative)
+        return self.fetch(relative)
+
+    def fetch(self, relative: str) -> Path:
+        """A local path holding the object at `relative` (a download from GCS)."""
+        return self.storage().get(relative)
+
+    def object_uri(self, relative: str) -> LakeUri:
+        """Where the object at `relative` is, to be read in place; it must exist."""
+        storage = self.storage()
+        if not storage.exists(relative):
+            raise FileNotFoundError(
+                f"{storage.uri(relative)} is not in the lake: materialize its asset first.")
+        return LakeUri(storage.uri(relative))

@@ -24,13 +24,14 @@ from __future__ import annotations
 import contextlib
 import re
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
-from dagster import ConfigurableIOManager, InputContext, OutputContext
+from dagster import ConfigurableIOManager, InputContext, MetadataValue, OutputContext
 from pgpq import ArrowToPostgresBinaryEncoder
 from psycopg import errors, sql
 from pydantic import Field
@@ -38,6 +39,7 @@ from pydantic import Field
 from taxi_pipeline.conform import file_position
 from taxi_pipeline.io_managers.evolution import TableInTheWay, columns_to_add
 from taxi_pipeline.io_managers.postgres_views import ensure_view, relation_columns
+from taxi_pipeline.io_managers.streaming import MonthLoad
 from taxi_pipeline.partitions import month_start
 from taxi_pipeline.policies import permanent
 from taxi_pipeline.resources.postgres import PostgresConfigError, PostgresResource
@@ -76,6 +78,8 @@ class LoadStats:
     loaded: int
     before: int
     seconds: float
+    in_month: int | None = None
+    """The month's rows as the load's own transaction saw them before committing."""
 
 
 def replace_rows(
@@ -93,31 +97,113 @@ def replace_rows(
     rejected row is reported as that file counts it (CSV line or Parquet row).
     `view` (schema, name): the table's lower-case view, created or updated with the table.
     """
-    target = sql.Identifier(PG_SCHEMA, table)
     started = time.monotonic()
     with conn.transaction():
-        # Serialize concurrent first loads of a table: CREATE ... IF NOT EXISTS races.
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [table])
-        ensure_table(conn, table, target, reader.schema)
-        if view:
-            ensure_view(conn, PG_SCHEMA, table, *view)
-        for column in filter(None, [pickup_column, month and SOURCE_MONTH_COLUMN]):
-            conn.execute(_index_sql(table, target, column))
-    with conn.transaction():
-        if month is not None:
-            where = sql.SQL(" WHERE {} = %s").format(sql.Identifier(SOURCE_MONTH_COLUMN))
-            params = [month]
-            # One load of a month at a time: a second one waits, then replaces the first's rows.
-            conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtext(%s), %s::int)", [table, month.year * 100 + month.month]
-            )
-        else:
-            conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(target))
-            where, params = sql.SQL(""), []
-        # The DELETE's and COPY's own row counts: no extra scans of a month of millions of rows.
-        before = conn.execute(sql.SQL("DELETE FROM {}").format(target) + where, params).rowcount
-        loaded = _copy(conn, target, reader, source_label or table)
+        prepare_table(conn, table, reader.schema, month, pickup_column, view)
+        loaded, before = _replace_open(conn, table, reader.schema, reader, month, source_label)
     return LoadStats(loaded, before, time.monotonic() - started)
+
+
+def prepare_table(
+    conn: psycopg.Connection,
+    table: str,
+    schema: pa.Schema,
+    month: datetime | None,
+    pickup_column: str | None,
+    view: tuple[str, str] | None,
+) -> None:
+    """The table (new columns added), its indexes and view, in the load's own transaction:
+    a first load that fails leaves no table behind. DDL runs only when something is
+    missing, under an advisory lock held to the end of the transaction (concurrent first
+    loads of a table: CREATE ... IF NOT EXISTS races); a load into a table already in shape
+    takes no lock here, so loads of other months run side by side."""
+    target = sql.Identifier(PG_SCHEMA, table)
+    indexes = [column for column in filter(None, [pickup_column, month and SOURCE_MONTH_COLUMN])
+               if conn.execute("SELECT to_regclass(%s)", [f"{PG_SCHEMA}.{table}_{column}_idx"]).fetchone()[0]
+               is None]
+    existing = relation_columns(conn, PG_SCHEMA, table)
+    if not existing or indexes or set(schema.names) - set(existing):
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [table])
+        ensure_table(conn, table, target, schema)
+        for column in indexes:
+            conn.execute(_index_sql(table, target, column))
+    if view:
+        ensure_view(conn, PG_SCHEMA, table, *view)
+
+
+def _replace_open(
+    conn: psycopg.Connection,
+    table: str,
+    schema: pa.Schema,
+    batches: Iterable[pa.RecordBatch],
+    month: datetime | None,
+    source_label: str | None,
+) -> tuple[int, int]:
+    """DELETE the month and COPY `batches` in the connection's open transaction: (loaded, before)."""
+    target = sql.Identifier(PG_SCHEMA, table)
+    if month is not None:
+        where = sql.SQL(" WHERE {} = %s").format(sql.Identifier(SOURCE_MONTH_COLUMN))
+        params = [month]
+        # One load of a month at a time: a second one waits, then replaces the first's rows.
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s), %s::int)", [table, month.year * 100 + month.month]
+        )
+    else:
+        conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(target))
+        where, params = sql.SQL(""), []
+    # The DELETE's and COPY's own row counts: no extra scans of a month of millions of rows.
+    before = conn.execute(sql.SQL("DELETE FROM {}").format(target) + where, params).rowcount
+    loaded = _copy(conn, target, schema, batches, source_label or table)
+    return loaded, before
+
+
+class PostgresMonthLoad(MonthLoad):
+    """A month streamed into `public.<table>` by COPY on its own connection, its
+    transaction left open until the IO manager commits it (`streaming.py`)."""
+
+    target = "Postgres"
+    permanent_errors = (PostgresLoadError, TableInTheWay, PostgresConfigError)
+
+    def __init__(self, postgres: PostgresResource, table: str, schema: pa.Schema, month: datetime,
+                 pickup_column: str | None, source_label: str, view: tuple[str, str] | None):
+        super().__init__()
+        self.postgres, self.table, self.schema, self.month = postgres, table, schema, month
+        self.pickup_column, self.source_label, self.view = pickup_column, source_label, view
+        self._stack = contextlib.ExitStack()
+        self._conn: psycopg.Connection | None = None
+
+    def _load(self, batches: Iterator[pa.RecordBatch]) -> LoadStats:
+        started = time.monotonic()
+        self._conn = conn = self._stack.enter_context(self.postgres.connect())
+        prepare_table(conn, self.table, self.schema, self.month, self.pickup_column, self.view)
+        loaded, before = _replace_open(conn, self.table, self.schema, batches, self.month, self.source_label)
+        # The month as this transaction sees it, counted while the other targets still load.
+        (in_month,) = conn.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE {} = %s").format(
+                sql.Identifier(PG_SCHEMA, self.table), sql.Identifier(SOURCE_MONTH_COLUMN)),
+            [self.month],
+        ).fetchone()
+        return LoadStats(loaded, before, time.monotonic() - started, in_month)
+
+    def _commit(self) -> None:
+        self._conn.commit()
+        self._stack.close()
+
+    def _rollback(self) -> None:
+        try:
+            if self._conn is not None and not self._conn.closed:
+                self._conn.rollback()
+        except psycopg.Error:
+            pass  # a broken connection: the server rolled back when it dropped
+        finally:
+            if self._conn is not None:
+                self._conn.close()  # before the connection's `with` would commit an empty transaction
+            self._stack.close()
+
+    def _interrupt(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.cancel_safe()
 
 
 class PostgresTableIOManager(ConfigurableIOManager):
@@ -129,26 +215,39 @@ class PostgresTableIOManager(ConfigurableIOManager):
         default=DEFAULT_VIEWS_SCHEMA, description="Schema of the lower-case views; empty: no views."
     )
 
-    def handle_output(self, context: OutputContext, obj: pa.RecordBatchReader) -> None:
+    def open_month(self, table: str, schema: pa.Schema, month: str, pickup_column: str | None,
+                   source_label: str, view_name: str | None) -> PostgresMonthLoad:
+        """Start streaming a month into `table`; `handle_output` commits it (`streaming.py`)."""
+        return PostgresMonthLoad(self.postgres, table, schema, month_start(month), pickup_column,
+                                 source_label, self._view(view_name)).start()
+
+    def handle_output(self, context: OutputContext, obj: pa.RecordBatchReader | PostgresMonthLoad) -> None:
         table = context.asset_key.path[-1]
         partition = context.asset_partition_key if context.has_asset_partitions else None
         metadata = context.definition_metadata
-        label = metadata.get(SOURCE_FILE_KEY, table).format(month=partition)
-        context.log.info(f"Loading {label} into {table} in {self.postgres.describe()}")
         view = self._view(metadata.get(VIEW_KEY))
-        with self._connect() as conn:
-            try:
-                stats = replace_rows(
-                    conn,
-                    table,
-                    obj,
-                    month=month_start(partition) if partition else None,
-                    pickup_column=metadata.get(PICKUP_COLUMN_KEY),
-                    source_label=label,
-                    view=view,
-                )
-            except (PostgresLoadError, TableInTheWay) as err:
-                raise permanent(err) from None  # bad data, a foreign table: retrying cannot help
+        if isinstance(obj, PostgresMonthLoad):
+            if (obj.table, obj.month) != (table, partition and month_start(partition)):
+                raise ValueError(f"A load of {obj.table} {obj.month} handed over as {table} {partition}")
+            stats = obj.commit()
+            context.log.info(f"Committed {obj.source_label} in {table} in {self.postgres.describe()}")
+            context.add_output_metadata({"timeline": MetadataValue.json(obj.timeline)})
+        else:
+            label = metadata.get(SOURCE_FILE_KEY, table).format(month=partition)
+            context.log.info(f"Loading {label} into {table} in {self.postgres.describe()}")
+            with self._connect() as conn:
+                try:
+                    stats = replace_rows(
+                        conn,
+                        table,
+                        obj,
+                        month=month_start(partition) if partition else None,
+                        pickup_column=metadata.get(PICKUP_COLUMN_KEY),
+                        source_label=label,
+                        view=view,
+                    )
+                except (PostgresLoadError, TableInTheWay) as err:
+                    raise permanent(err) from None  # bad data, a foreign table: retrying cannot help
         rate = round(stats.loaded / stats.seconds) if stats.seconds else stats.loaded
         context.log.info(f"{table}: {stats.loaded} rows in {stats.seconds:.1f} s ({rate} rows/s)")
         context.add_output_metadata(
@@ -209,15 +308,15 @@ def _index_sql(table: str, target: sql.Identifier, column: str) -> sql.Composed:
     )
 
 
-def _copy(conn, target, reader: pa.RecordBatchReader, label: str) -> int:
-    columns = sql.SQL(", ").join(sql.Identifier(f.name) for f in reader.schema)
+def _copy(conn, target, schema: pa.Schema, batches: Iterable[pa.RecordBatch], label: str) -> int:
+    columns = sql.SQL(", ").join(sql.Identifier(f.name) for f in schema)
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(target, columns)
-    encoder = ArrowToPostgresBinaryEncoder(reader.schema)
+    encoder = ArrowToPostgresBinaryEncoder(schema)
     loaded = 0
     try:
         with conn.cursor().copy(statement) as copy:
             copy.write(encoder.write_header())
-            for batch in reader:
+            for batch in batches:
                 _reject_nul_bytes(batch, loaded, label)
                 copy.write(encoder.write_batch(batch))
                 loaded += batch.num_rows

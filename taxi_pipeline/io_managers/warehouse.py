@@ -13,12 +13,18 @@ client wraps each connection in a transaction so a month is replaced whole or no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import contextmanager
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC
+from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from dagster import MetadataValue, TimeWindow
 from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 
@@ -26,10 +32,13 @@ from taxi_pipeline.io_managers.dagster_internals import (
     DbIOManager,
     DbTypeHandler,
     TableMetadataSet,
+    TablePartitionDimension,
     TableSlice,
 )
 from taxi_pipeline.io_managers.evolution import TableInTheWay, columns_to_add
 from taxi_pipeline.io_managers.lake import LakeUri
+from taxi_pipeline.io_managers.streaming import MonthLoad
+from taxi_pipeline.partitions import month_window
 from taxi_pipeline.policies import permanent
 
 WAREHOUSE_SCHEMA = "trips_data_all"
@@ -144,6 +153,92 @@ class TransactionalDuckDbClient(DuckDbClient):
             conn.commit()
 
 
+class DuckDBMonthLoad(MonthLoad):
+    """A month's batches inserted into DuckDB on their own connection and thread, its
+    transaction left open until the IO manager commits it (`streaming.py`)."""
+
+    target = "DuckDB"
+    permanent_errors = (TableInTheWay,)
+
+    def __init__(self, database: str, config: dict, table_slice: TableSlice, schema: pa.Schema):
+        super().__init__()
+        self.database, self.config, self.table_slice, self.schema = database, config, table_slice, schema
+        self._conn = None
+        self._created = False
+
+    def _load(self, batches: Iterator[pa.RecordBatch]) -> int:
+        self._created = not Path(self.database).exists()
+        self._conn = conn = _connect_writer(self.database, self.config, self.stopping)
+        conn.begin()
+        TransactionalDuckDbClient.ensure_schema_exists(None, self.table_slice, conn)
+        TransactionalDuckDbClient.delete_table_slice(None, self.table_slice, conn)
+        table = ensure_table(conn, self.table_slice, self.schema)
+        conn.register("taxi_month_batches", pa.RecordBatchReader.from_batches(self.schema, batches))
+        (rows,) = conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM taxi_month_batches").fetchone()
+        conn.unregister("taxi_month_batches")
+        return rows
+
+    def _commit(self) -> None:
+        self._conn.commit()
+        self._conn.close()
+
+    def _rollback(self) -> None:
+        if self._conn is not None:
+            with suppress(duckdb.Error):
+                self._conn.rollback()
+            self._conn.close()
+        if self._created:  # the file this load created holds nothing: a first failed load leaves none
+            for path in (Path(self.database), Path(f"{self.database}.wal")):
+                path.unlink(missing_ok=True)
+
+    def _interrupt(self) -> None:
+        if self._conn is not None:
+            self._conn.interrupt()
+
+
+def _connect_writer(database: str, config: dict, stopping: threading.Event, wait_s: float = 60):
+    """A writing connection, waiting while another process holds the file's lock (a check
+    reading it) unless the load is stopped; any other error (a path that cannot be made) at once."""
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return duckdb.connect(database, config={"custom_user_agent": "dagster", **config})
+        except duckdb.IOException as err:
+            if "lock" not in str(err).lower() or time.monotonic() > deadline or stopping.wait(0.2):
+                raise
+
+
+class StreamingDbIOManager(DbIOManager):
+    """dagster-duckdb's IO manager, plus months streamed in by the month's step."""
+
+    def __init__(self, *, connection_config: dict, **kwargs):
+        super().__init__(**kwargs)
+        self._connection_config = connection_config
+
+    def open_month(self, table: str, partition_expr: str, month: str, schema: pa.Schema) -> DuckDBMonthLoad:
+        """Start inserting a month into `table`; `handle_output` commits it."""
+        start, end = month_window(month)
+        window = TimeWindow(start.replace(tzinfo=UTC), end.replace(tzinfo=UTC))
+        table_slice = TableSlice(table=table, schema=self._schema, database=self._database,
+                                 partition_dimensions=[TablePartitionDimension(partition_expr, window)])
+        return DuckDBMonthLoad(self._database, self._connection_config, table_slice, schema).start()
+
+    def handle_output(self, context, obj) -> None:
+        if not isinstance(obj, DuckDBMonthLoad):
+            return super().handle_output(context, obj)
+        table_slice = self._get_table_slice(context, context)
+        if (table_slice.schema, table_slice.table) != (obj.table_slice.schema, obj.table_slice.table):
+            raise ValueError(f"A load of {obj.table_slice.table} handed over as {table_slice.table}")
+        rows = obj.commit()
+        context.add_output_metadata({
+            **_row_count_metadata(context, rows, "duckdb"),
+            "Query": self._db_client.get_select_statement(table_slice),
+            **TableMetadataSet(table_name=self._db_client.get_table_name(table_slice)),
+            "timeline": MetadataValue.json(obj.timeline),
+        })
+
+
 class WarehouseIOManager(DuckDBPandasIOManager):
     """Trip months from the lake and DataFrames in a DuckDB file; `partition_expr` names the month column."""
 
@@ -152,7 +247,8 @@ class WarehouseIOManager(DuckDBPandasIOManager):
         return [DuckDBLakeFileTypeHandler(), DuckDBPandasTypeHandler()]
 
     def create_io_manager(self, context) -> DbIOManager:
-        return DbIOManager(
+        return StreamingDbIOManager(
+            connection_config=self.connection_config,
             db_client=TransactionalDuckDbClient(),
             database=self.database,
             schema=self.schema_,
