@@ -21,7 +21,6 @@ from typing import Any
 from dagster import EnvVar
 
 from taxi_pipeline.automation import DEFAULT_LATE_AFTER, DEFAULT_WINDOW_MONTHS, LoadWindow
-from taxi_pipeline.io_managers.bigquery import BigQueryWarehouseIOManager
 from taxi_pipeline.io_managers.lake import LakeIOManager
 from taxi_pipeline.io_managers.postgres import DEFAULT_VIEWS_SCHEMA, PostgresTableIOManager
 from taxi_pipeline.io_managers.warehouse import WAREHOUSE_SCHEMA, WarehouseIOManager
@@ -143,6 +142,10 @@ GCP_REQUIRED = ("GCP_PROJECT", "GCS_BUCKET")
 
 def gcp_resources() -> dict[str, Any]:
     """Lake in GCS_BUCKET, warehouse in BigQuery, one credentials resource for both."""
+    # Here, not at the top: the Google clients take 0.6 s to import, which a local run
+    # (every month's process) need not pay.
+    from taxi_pipeline.io_managers.bigquery import BigQueryWarehouseIOManager
+
     missing = [name for name in GCP_REQUIRED if not os.environ.get(name)]
     if missing:
         raise ValueError(f"TAXI_PIPELINE_ENV=gcp needs {', '.join(missing)} to be set.")

@@ -13,11 +13,10 @@ from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.assets.month_step import month_step
 from taxi_pipeline.assets.tables import service_table_schema
 from taxi_pipeline.automation import catalog, follows_upstream
-from taxi_pipeline.io_managers.bigquery import CLUSTER_BY_KEY
 from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
 from taxi_pipeline.io_managers.postgres import PICKUP_COLUMN_KEY, SOURCE_FILE_KEY, VIEW_KEY
-from taxi_pipeline.io_managers.warehouse import PARTITION_EXPR_KEY
+from taxi_pipeline.io_managers.warehouse import CLUSTER_BY_KEY, PARTITION_EXPR_KEY
 from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.policies import MONTH_POOLS, ONE_MONTH_PER_RUN, TRANSIENT_RETRY
 from taxi_pipeline.services import SOURCE_MONTH_COLUMN, TaxiService

@@ -30,11 +30,9 @@ from taxi_pipeline.io_managers.dagster_internals import (
 )
 from taxi_pipeline.io_managers.evolution import TableInTheWay
 from taxi_pipeline.io_managers.lake import LakeUri
+from taxi_pipeline.io_managers.warehouse import CLUSTER_BY_KEY
 from taxi_pipeline.policies import permanent
 from taxi_pipeline.resources.gcp import GcpCredentialsResource
-
-CLUSTER_BY_KEY = "cluster_by"
-"""Asset metadata: the columns BigQuery clusters a month's rows by, in order."""
 
 BIGQUERY_TYPES = {
     "int16": "INT64",

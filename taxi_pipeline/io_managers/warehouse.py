@@ -43,6 +43,10 @@ from taxi_pipeline.policies import permanent
 
 WAREHOUSE_SCHEMA = "trips_data_all"
 PARTITION_EXPR_KEY = "partition_expr"
+CLUSTER_BY_KEY = "cluster_by"
+"""Asset metadata for the warehouse IO managers: the month column, and the columns
+BigQuery clusters a table by (`bigquery.py`; here, so defining the assets does not import
+the Google clients where BigQuery is not used)."""
 
 PANDAS_TYPES = {
     pa.int16(): pd.Int16Dtype(),
