@@ -111,6 +111,10 @@ class MonthLoad:
         try:
             self._commit()
             self.timeline["committed"] = time.time()
+        except BaseException:
+            with contextlib.suppress(Exception):  # close what is left; the commit's error counts
+                self._rollback()
+            raise
         finally:
             self._closed = True
         return stats
@@ -134,7 +138,8 @@ class MonthLoad:
                 self._queue.put_nowait(_ABORT)
             self._thread.join(0.2)
         self._closed = True
-        self._rollback()
+        with contextlib.suppress(Exception):  # the error that stopped the step is the one to see
+            self._rollback()
 
     def _load(self, batches: Iterator[pa.RecordBatch]):
         raise NotImplementedError
