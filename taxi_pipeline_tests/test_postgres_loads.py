@@ -115,6 +115,8 @@ def test_a_value_that_does_not_fit_fails_naming_file_line_column_and_keeps_the_m
 ):
     assert taxi_env.materialize("yellow", "2020-01").success
     previous = taxi_env.pg_month("yellow", "2020-01", MONTH_SUM)
+    previous_warehouse = taxi_env.warehouse_month("yellow", "2020-01", MONTH_SUM)
+    clean = taxi_env.lake_file("clean", "yellow", "2020-01").read_bytes()
     _with_field(taxi_env, "2020-01", 42, column_index, value)
 
     result = taxi_env.materialize("yellow", "2020-01", raise_on_error=False)
@@ -123,6 +125,42 @@ def test_a_value_that_does_not_fit_fails_naming_file_line_column_and_keeps_the_m
     error = taxi_env.failure_text(result)
     assert f"yellow_tripdata_2020-01.csv.gz (partition 2020-01), line 42, column '{column}'" in error
     assert taxi_env.pg_month("yellow", "2020-01", MONTH_SUM) == previous
+    assert taxi_env.warehouse_month("yellow", "2020-01", MONTH_SUM) == previous_warehouse
+    assert taxi_env.lake_file("clean", "yellow", "2020-01").read_bytes() == clean
+
+
+def test_a_value_only_postgres_refuses_keeps_the_month_out_of_every_target(tlc_env):
+    """A NUL byte in free text passes the cast (Parquet and DuckDB hold it) and only the
+    Postgres load refuses it, on its own thread: the DuckDB load streaming beside it is
+    rolled back and the lake keeps its files, so no target takes a month another refused."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    month = "2025-01"
+    assert tlc_env.materialize("fhvhv", month).success
+    counts = "count(*), count(DISTINCT dispatching_base_num)"
+    before = (tlc_env.pg_month("fhvhv", month, counts), tlc_env.warehouse_month("fhvhv", month, counts),
+              tlc_env.lake_file("raw", "fhvhv", month).read_bytes(),
+              tlc_env.lake_file("clean", "fhvhv", month).read_bytes())
+    published = tlc_env.mirror.path("fhvhv", month, "tlc")
+    table = pq.read_table(published)
+    index = table.schema.get_field_index("dispatching_base_num")
+    values = table.column(index).to_pylist()
+    values[41] = "B0\x00"
+    field = table.schema.field(index)
+    table = table.set_column(index, field, pa.array(values, field.type))
+    pq.write_table(table, published)
+
+    result = tlc_env.materialize("fhvhv", month, raise_on_error=False)
+
+    assert not result.success
+    error = tlc_env.failure_text(result)
+    where = f"fhvhv_tripdata_{month}.parquet (partition {month}), row 42, column 'dispatching_base_num'"
+    assert where in error
+    assert "NUL" in error
+    assert (tlc_env.pg_month("fhvhv", month, counts), tlc_env.warehouse_month("fhvhv", month, counts),
+            tlc_env.lake_file("raw", "fhvhv", month).read_bytes(),
+            tlc_env.lake_file("clean", "fhvhv", month).read_bytes()) == before
 
 
 @pytest.fixture

@@ -3,8 +3,9 @@
 The raw file is downloaded, then read once: each batch is validated and cast, written to
 the clean parquet, tallied for the checks and handed to the Postgres and warehouse loads,
 which stream it into their open transactions on threads of their own
-(`io_managers/streaming.py`). Once the whole file validated and the blocking checks
-passed, the step hands each asset to its IO manager: the lake stores the two files, the
+(`io_managers/streaming.py`). Once the whole file validated, every target took every
+row (uncommitted) and the blocking checks passed, the step hands each asset to its IO
+manager: the lake stores the two files, the
 warehouse and Postgres IO managers commit. So the loads overlap the parse and each other
 (on 2 cores the database servers work while this process parses), and bad input, a
 failed check or a killed run commits nothing.
@@ -89,6 +90,10 @@ def month_step(context: AssetExecutionContext, service: TaxiService, layout: Sou
             timeline["pass_started"] = time.time()
             result = _permanent_on_bad_input(
                 write_clean_parquet, raw, clean, service, month_start(month), label, consumers)
+            # Every row in every load's transaction before anything lands anywhere: a value
+            # one target rejects (a NUL byte in Postgres text) keeps the month out of all.
+            for load in loads.values():
+                load.finish()
             timeline["pass_finished"] = time.time()
             raw_rows = result.rows
             if "raw" in selected:
