@@ -90,11 +90,11 @@ def month_step(context: AssetExecutionContext, service: TaxiService, layout: Sou
             timeline["pass_started"] = time.time()
             result = _permanent_on_bad_input(
                 write_clean_parquet, raw, clean, service, month_start(month), label, consumers)
+            timeline["pass_finished"] = time.time()
             # Every row in every load's transaction before anything lands anywhere: a value
             # one target rejects (a NUL byte in Postgres text) keeps the month out of all.
             for load in loads.values():
                 load.finish()
-            timeline["pass_finished"] = time.time()
             raw_rows = result.rows
             if "raw" in selected:
                 yield Output(raw, "raw", data_version=DataVersion(source.versioned(download.version)),
