@@ -196,14 +196,11 @@ def run_timeline(home: Path, popen_at: float, exited_at: float) -> dict[str, lis
     }
 
 
-def debian_postgres() -> contextlib.AbstractContextManager:
-    """A stock Debian PostgreSQL cluster (apt's `postgresql`), reached over TCP with a
-    password: a role and database of the benchmark's own, dropped afterwards."""
-    return _debian_postgres()
-
-
 @contextlib.contextmanager
-def _debian_postgres():
+def debian_postgres(data: Path | None = None):
+    """A stock Debian PostgreSQL cluster (apt's `postgresql`), reached over TCP with a
+    password: a role and database of the benchmark's own, dropped afterwards. (`data`:
+    the embedded server's folder, unused here; both servers are opened alike.)"""
     import secrets
     import shutil
 
@@ -249,7 +246,7 @@ def postgres_version(postgres) -> str:
         return conn.execute("SHOW server_version").fetchone()[0].split()[0]
 
 
-SERVERS = {"embedded": embedded_postgres, "debian": lambda data: debian_postgres()}
+SERVERS = {"embedded": embedded_postgres, "debian": debian_postgres}
 
 
 def prepare_month(service: str, rows: int, tmp: Path) -> tuple[Path, Path]:

@@ -102,8 +102,8 @@ def month_step(context: AssetExecutionContext, service: TaxiService, layout: Sou
                                        "download_seconds": round(download.seconds, 3),
                                        "timeline": MetadataValue.json(timeline)})
             if clean:
-                stored_schema = pq.read_schema(clean)
-                clean_rows = parquet_rows(clean)
+                written = pq.ParquetFile(clean)  # its footer: the schema and rows stored
+                stored_schema, clean_rows = written.schema_arrow, written.metadata.num_rows
                 yield Output(clean, "clean", metadata={
                     **_clean_metadata(service, clean, result), "timeline": MetadataValue.json(timeline)})
                 context.log.info(f"{label}: {result.rows} rows cast to the {service.name} schema")

@@ -30,43 +30,37 @@ def trip_assets(service: TaxiService, layout: Source, warehouse_kind: str) -> li
     keys = trip_asset_keys(service)
     tags = {"service": name, "source": layout.name}
     columns = TableMetadataSet(column_schema=service_table_schema(service))
-    # The raw file is driven by the source (tlc_source_sensor, backfills); the rest follows it.
-    follows = {"automation_condition": follows_upstream()}
+    def out(layer: str, io_manager_key: str, **spec) -> AssetOut:
+        """The asset of `layer` (raw, clean, warehouse, postgres): its key, catalog entry,
+        and automation - the raw file is driven by the source (tlc_source_sensor,
+        backfills), the rest follows it. Optional: the multi-asset is subset."""
+        automation = {} if layer == "raw" else {"automation_condition": follows_upstream()}
+        return AssetOut(key=getattr(keys, layer), io_manager_key=io_manager_key, is_required=False,
+                        **automation, **catalog(layer, **tags), **spec)
+
     outs = {
-        "raw": AssetOut(
-            key=keys.raw,
-            io_manager_key="lake_io_manager",
+        "raw": out(
+            "raw", "lake_io_manager",
             metadata={LAKE_PATH_KEY: service.raw_path("{month}", layout.suffix), "source": layout.name},
             kinds={layout.suffix.split(".")[1]},
             description=f"The month's {name} file from the {layout.title}, byte for byte, "
             "in the lake's raw zone.",
-            is_required=False,
-            **catalog("raw", **tags),
         ),
-        "clean": AssetOut(
-            key=keys.clean,
-            io_manager_key="lake_io_manager",
+        "clean": out(
+            "clean", "lake_io_manager",
             metadata={LAKE_PATH_KEY: service.clean_path("{month}")},
             kinds={"parquet"},
             description=f"The month cast to the canonical {name} schema, as zstd parquet.",
-            is_required=False,
-            **follows,
-            **catalog("clean", **tags),
         ),
-        "warehouse": AssetOut(
-            key=keys.warehouse,
-            io_manager_key="warehouse_io_manager",
+        "warehouse": out(
+            "warehouse", "warehouse_io_manager",
             metadata={PARTITION_EXPR_KEY: SOURCE_MONTH_COLUMN, CLUSTER_BY_KEY: service.cluster_by, **columns},
             kinds={warehouse_kind},
             description=f"Warehouse table {name}_tripdata; a month is replaced by its source_month "
             "(in BigQuery by one load job from the lake into the month's partition).",
-            is_required=False,
-            **follows,
-            **catalog("warehouse", **tags),
         ),
-        "postgres": AssetOut(
-            key=keys.postgres,
-            io_manager_key="postgres_io_manager",
+        "postgres": out(
+            "postgres", "postgres_io_manager",
             metadata={
                 PICKUP_COLUMN_KEY: service.pickup_column,
                 SOURCE_FILE_KEY: service.file_label("{month}", layout.suffix),
@@ -76,9 +70,6 @@ def trip_assets(service: TaxiService, layout: Source, warehouse_kind: str) -> li
             kinds={"postgres"},
             description=f"Postgres table {name}_taxi_trips in ny_taxi, loaded with COPY, and its lower-case "
             f"view {service.warehouse_table} (TAXI_PG_VIEWS_SCHEMA, default trips_data_all).",
-            is_required=False,
-            **follows,
-            **catalog("postgres", **tags),
         ),
     }
 
