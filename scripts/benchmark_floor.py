@@ -145,6 +145,7 @@ def measure_floor(parquet: Path, postgres, tmp: Path) -> dict:
         sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL(c.data_type.ddl()))
         for f, c in zip(file.schema_arrow, encoder.schema().columns, strict=True)
     )
+    server_cpu = postgres_server_cpu(postgres)
     started = time.monotonic()
     with postgres.connect() as conn:
         conn.execute("DROP TABLE IF EXISTS floor_copy")
@@ -156,6 +157,7 @@ def measure_floor(parquet: Path, postgres, tmp: Path) -> dict:
             copy.write(encoder.finish())
         conn.commit()
     copy_s = time.monotonic() - started
+    copy_server_cpu_s = postgres_server_cpu(postgres) - server_cpu
     with postgres.connect() as conn:
         conn.execute("DROP TABLE floor_copy")
         conn.commit()
@@ -164,7 +166,8 @@ def measure_floor(parquet: Path, postgres, tmp: Path) -> dict:
         con.execute(f"CREATE TABLE floor AS SELECT * FROM read_parquet('{parquet}')")
     duck_s = time.monotonic() - started
     (tmp / "floor.duckdb").unlink()
-    return {"copy_s": copy_s, "duckdb_s": duck_s, "floor_s": copy_s + duck_s}
+    return {"copy_s": copy_s, "duckdb_s": duck_s, "floor_s": copy_s + duck_s,
+            "copy_server_cpu_s": copy_server_cpu_s}
 
 
 def run_timeline(home: Path, popen_at: float, exited_at: float) -> dict[str, list[float]]:
@@ -241,6 +244,22 @@ def embedded_postgres(data: Path):
         yield postgres, {}, f"embedded PostgreSQL {version}"
 
 
+def postgres_server_cpu(postgres) -> float:
+    """CPU seconds the PostgreSQL server has used so far: the postmaster, its live processes
+    and the backends it has reaped (a run's connections end before the run does)."""
+    import psutil
+
+    with postgres.connect() as conn:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # a child of the postmaster
+        postmaster = psutil.Process(pid).parent()
+    total = 0.0
+    for proc in [postmaster, *postmaster.children()]:
+        with contextlib.suppress(psutil.Error):
+            times = proc.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
 def postgres_version(postgres) -> str:
     with postgres.connect() as conn:
         return conn.execute("SHOW server_version").fetchone()[0].split()[0]
@@ -249,9 +268,12 @@ def postgres_version(postgres) -> str:
 SERVERS = {"embedded": embedded_postgres, "debian": debian_postgres}
 
 
-def prepare_month(service: str, rows: int, tmp: Path) -> tuple[Path, Path]:
+def prepare_month(service: str, rows: int, tmp: Path, cache: Path | None = None) -> tuple[Path, Path]:
     """The published month (generated) and the parquet the floor loads: the official file
-    itself, or the course csv.gz cast to its clean parquet by the pipeline's own code."""
+    itself, or the course csv.gz cast to its clean parquet by the pipeline's own code.
+    With `cache`, both are kept there and reused (generating 20M rows takes minutes)."""
+    import shutil
+
     from taxi_pipeline.cleaning import write_clean_parquet
     from taxi_pipeline.partitions import month_start
     from taxi_pipeline.services import SERVICES
@@ -261,13 +283,24 @@ def prepare_month(service: str, rows: int, tmp: Path) -> tuple[Path, Path]:
     month = FHVHV_MONTH if service == "fhvhv" else YELLOW_MONTH
     published = tmp / "mirror" / source.month_path(SERVICES[service], month)
     published.parent.mkdir(parents=True)
+    clean = tmp / "floor_clean.parquet"
+    kept = cache and cache / f"{service}_{rows}"
+    if kept and kept.exists():
+        print(f"\n== {service} {month}, {rows:,} rows ({source.name}): from {kept}", flush=True)
+        shutil.copy(kept / published.name, published)
+        if service != "fhvhv":
+            shutil.copy(kept / clean.name, clean)
+        return published, published if service == "fhvhv" else clean
     print(f"\n== {service} {month}, {rows:,} rows ({source.name}): generating ...", flush=True)
     (generate_fhvhv if service == "fhvhv" else generate_month)(rows, published)
-    if service == "fhvhv":
-        return published, published
-    clean = tmp / "floor_clean.parquet"
-    write_clean_parquet(published, clean, SERVICES[service], month_start(month), published.name)
-    return published, clean
+    if service != "fhvhv":
+        write_clean_parquet(published, clean, SERVICES[service], month_start(month), published.name)
+    if kept:
+        kept.mkdir(parents=True)
+        shutil.copy(published, kept / published.name)
+        if service != "fhvhv":
+            shutil.copy(clean, kept / clean.name)
+    return published, published if service == "fhvhv" else clean
 
 
 def benchmark(service: str, rows: int, server: str, published: Path, floor_file: Path, tmp: Path) -> dict:
@@ -288,13 +321,20 @@ def benchmark(service: str, rows: int, server: str, published: Path, floor_file:
         log = work / "run.log"
         command = [str(BIN / "dagster"), "job", "execute", "-m", "taxi_pipeline.definitions",
                    "-j", f"{service}_taxi_job", "--tags", json.dumps({"dagster/partition": month})]
+        if os.environ.get("BENCHMARK_PY_SPY"):  # a profile of the run instead of a clean timing
+            command = [str(BIN / "py-spy"), "record", "--threads", "--idle", "--rate", "50", "--format",
+                       "raw", "-o", os.environ["BENCHMARK_PY_SPY"], "--", *command]
         started, popen_at = time.monotonic(), time.time()
         with open(log, "wb") as out:
             process = subprocess.Popen(command, cwd=REPO, env={**env, **pg_env}, stdout=out,
                                        stderr=subprocess.STDOUT)
         rss = TreeRss(process.pid)
-        code = process.wait()
+        server_cpu = postgres_server_cpu(postgres)
+        _, status, usage = os.wait4(process.pid, 0)  # the run's own CPU seconds, all threads
+        process.returncode = code = os.waitstatus_to_exitcode(status)
         result["run_s"] = time.monotonic() - started
+        result["run_cpu_s"] = usage.ru_utime + usage.ru_stime
+        result["server_cpu_s"] = postgres_server_cpu(postgres) - server_cpu
         exited_at = time.time()
         rss.stop()
         if code != 0:
@@ -323,8 +363,8 @@ def report(results: list[dict]) -> None:
     print(f"\n## Against the floor, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}\n")
     print("| server | month | rows | file MiB | floor s (COPY + DuckDB; both runs) | run s | x floor | "
           "rows/s | peak RSS MB | start-up s | pass s | Postgres streamed s | DuckDB streamed s | "
-          "commits + checks s |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "commits + checks s | run CPU s | server CPU s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         span = {name: end - start for name, (start, end) in r["timeline"].items()}.get
         print(f"| {r['server_name']} | {r['service']} {r['month']} | {r['rows']:,} | "
@@ -334,7 +374,7 @@ def report(results: list[dict]) -> None:
               f"{span('start-up (process, definitions, run)'):.1f} | "
               f"{span('one pass: validate, cast, clean parquet'):.1f} | "
               f"{span('Postgres: COPY streamed in'):.1f} | {span('DuckDB: insert streamed in'):.1f} | "
-              f"{span('commits, checks, reconcile'):.1f} |")
+              f"{span('commits, checks, reconcile'):.1f} | {r['run_cpu_s']:.1f} | {r['server_cpu_s']:.1f} |")
     for r in results:
         assert r["postgres_rows"] == r["warehouse_rows"] == r["rows"], r
 
@@ -415,12 +455,13 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, help="write the time/memory plot here (PNG)")
     parser.add_argument("--timeline", type=Path, help="write the largest month's timelines here (PNG)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--cache", type=Path, help="keep generated months here and reuse them")
     args = parser.parse_args()
     runs = [("fhvhv", n) for n in args.fhvhv or []] + [("yellow", n) for n in args.yellow or []]
     results = []
     for service, rows in runs or [("fhvhv", n) for n in (1_000_000, 3_000_000, 20_000_000)]:
         with tempfile.TemporaryDirectory(prefix="taxi_floor_") as name:
-            published, floor_file = prepare_month(service, rows, Path(name))
+            published, floor_file = prepare_month(service, rows, Path(name), args.cache)
             for server in args.server or list(SERVERS):
                 results.append(benchmark(service, rows, server, published, floor_file, Path(name)))
                 if args.json:

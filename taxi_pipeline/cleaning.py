@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import gzip
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -23,6 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from taxi_pipeline.conform import BadTripFile, conform_batch, month_value, plan_columns
+from taxi_pipeline.gzip_stream import VerifiedGzipFile
 from taxi_pipeline.services import TaxiService
 
 # 1 MiB of CSV per batch (~9,000 yellow rows): measured on a 1.37M-row month, 16 MiB blocks
@@ -59,24 +61,35 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def read_header(path: Path, label: str) -> list[str]:
-    with gzip.open(path, "rt", newline="", encoding="utf-8") as f:
-        header = next(csv.reader(f), None)
+def read_header(path: Path, label: str, origin: str | None = None) -> list[str]:
+    try:
+        with gzip.open(path, "rt", newline="", encoding="utf-8") as f:
+            header = next(csv.reader(f), None)
+    except (EOFError, OSError, zlib.error) as err:  # cut short before its first line ends
+        with VerifiedGzipFile(path, origin or label) as whole:
+            whole.read()  # raises SourceFileCorrupt naming where the stream ends
+        raise BadTripFile(f"{label}: unreadable header ({err}).") from None
     if not header:
         raise BadTripFile(f"{label}: the file is empty (no header line).")
     return [h.strip() for h in header]
 
 
 def canonical_batches(
-    src: Path, service: TaxiService, source_month: datetime, label: str, result: CleanResult
+    src: Path, service: TaxiService, source_month: datetime, label: str, result: CleanResult,
+    origin: str | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Yield `src`'s rows as batches with exactly `service.schema`, filling `result`.
 
-    Raises BadTripFile naming the file, row or line, and column on the first bad value.
+    Raises BadTripFile naming the file, row or line, and column on the first bad value, and
+    SourceFileCorrupt (naming `origin`, its URL, or `label`) for a gzip file that is not whole.
     """
     result.null_counts = {c.name: 0 for c in service.columns}
-    batches = _parquet_batches if src.name.endswith(".parquet") else _csv_batches
-    for batch in batches(src, service, month_value(source_month), label):
+    month = month_value(source_month)
+    if src.name.endswith(".parquet"):
+        batches = _parquet_batches(src, service, month, label)
+    else:
+        batches = _csv_batches(src, service, month, label, origin or label)
+    for batch in batches:
         _collect(result, batch, service)
         yield batch
     if result.rows == 0:
@@ -99,27 +112,29 @@ def _parquet_batches(src: Path, service: TaxiService, month, label: str) -> Iter
         raise BadTripFile(f"{label}: unreadable after row {row - 1} ({err}).") from None
 
 
-def _csv_batches(src: Path, service: TaxiService, month, label: str) -> Iterator[pa.RecordBatch]:
-    header = read_header(src, label)
+def _csv_batches(src: Path, service: TaxiService, month, label: str, origin: str) -> Iterator[pa.RecordBatch]:
+    header = read_header(src, label, origin)
     plans = plan_columns(header, service, label, where=", line 1")
     types = {p.source: p.column.type for p in plans if p.source}
     line = 2
-    try:
-        reader = pacsv.open_csv(
-            pa.input_stream(str(src), compression="gzip"),
-            read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
-            convert_options=pacsv.ConvertOptions(
-                column_types=types,
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-        for batch in reader:
-            yield conform_batch(batch, plans, service, month, label, line, unit="line")
-            line += batch.num_rows
-    except pa.ArrowInvalid as err:
-        raise BadTripFile(locate_bad_value(src, header, types, label) or f"{label}: {err}") from None
+    # Decompressed once, and proven whole as it is read (the download left that to this pass).
+    with VerifiedGzipFile(src, origin) as stream:
+        try:
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=types,
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+            for batch in reader:
+                yield conform_batch(batch, plans, service, month, label, line, unit="line")
+                line += batch.num_rows
+        except pa.ArrowInvalid as err:
+            raise BadTripFile(locate_bad_value(src, header, types, label) or f"{label}: {err}") from None
 
 
 def write_clean_parquet(
@@ -129,10 +144,11 @@ def write_clean_parquet(
     source_month: datetime,
     label: str,
     also: Sequence[Callable[[pa.RecordBatch], None]] = (),
+    origin: str | None = None,
 ) -> CleanResult:
     """Stream `src` into a parquet file at `dest` with exactly `service.schema`, handing
     every batch to each of `also` as it goes (the month's loads, the checks' tallies).
-    `dest` None: validate only."""
+    `dest` None: validate only. `origin`: what a gzip error calls the file (its URL)."""
     result = CleanResult()
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
@@ -140,7 +156,7 @@ def write_clean_parquet(
         writer = dest and stack.enter_context(pq.ParquetWriter(
             dest, service.schema, compression=PARQUET_COMPRESSION, compression_level=PARQUET_COMPRESSION_LEVEL
         ))
-        for batch in canonical_batches(src, service, source_month, label, result):
+        for batch in canonical_batches(src, service, source_month, label, result, origin):
             for consumer in also:
                 consumer(batch)
             if writer is None:

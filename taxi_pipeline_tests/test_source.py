@@ -1,22 +1,54 @@
-"""Downloads: a truncated gzip or a missing month fails clearly and writes nothing."""
+"""Downloads: a truncated gzip or a missing month fails clearly and writes nothing.
+
+A month's gzip is proven whole by the one pass that reads it (`VerifiedGzipFile`), while
+the loads already stream: a truncated file must roll them back."""
 
 import gzip
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from taxi_pipeline.resources.source import GzipVerifier, SourceFileCorrupt
+from taxi_pipeline.gzip_stream import GzipVerifier, SourceFileCorrupt, VerifiedGzipFile
 
 
-def test_a_truncated_gzip_fails_at_download_naming_url_and_line(taxi_env):
+def test_a_truncated_gzip_fails_naming_url_and_line_and_loads_nothing(taxi_env):
     whole = taxi_env.mirror.path("yellow", "2021-01").read_bytes()
     taxi_env.mirror.put("yellow", "2021-01", whole[: len(whole) // 2])
 
     result = taxi_env.materialize("yellow", "2021-01", raise_on_error=False)
 
     error = taxi_env.failure_text(result)
-    assert f"{taxi_env.mirror.url}/yellow/yellow_tripdata_2021-01.csv.gz" in error
-    assert "truncated" in error and "ends after line" in error
+    url = f"{taxi_env.mirror.url}/yellow/yellow_tripdata_2021-01.csv.gz"
+    assert f"{url}: the gzip stream is truncated" in error
+    lines = int(error.split("ends after line ")[1].split(",")[0])
+    assert 0 < lines < len(gzip.decompress(whole).splitlines())
     assert not (taxi_env.data_dir / "lake").exists() or not any((taxi_env.data_dir / "lake").rglob("*.*"))
+    assert not (taxi_env.data_dir / "warehouse.duckdb").exists()
+    assert taxi_env.pg("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == [(0,)]
+
+
+def test_a_gzip_cut_inside_its_header_is_reported_as_truncated(taxi_env):
+    whole = taxi_env.mirror.path("yellow", "2021-01").read_bytes()
+    taxi_env.mirror.put("yellow", "2021-01", whole[:40])
+
+    result = taxi_env.materialize("yellow", "2021-01", raise_on_error=False)
+
+    assert "yellow_tripdata_2021-01.csv.gz: the gzip stream is truncated: it ends after line 0" in (
+        taxi_env.failure_text(result))
+
+
+def test_verified_gzip_file_reads_what_gzip_reads_across_members():
+    data = gzip.compress(b"a,b\n" + b"1,2\n" * 300_000) + gzip.compress(b"3,4\n")
+    path = Path(tempfile.mkdtemp()) / "two.csv.gz"
+    path.write_bytes(data)
+    with VerifiedGzipFile(path, "two.csv.gz") as stream:
+        read = b"".join(iter(lambda: stream.read(100_000), b""))
+    assert read == gzip.decompress(data)
+
+    path.write_bytes(data[:-30])
+    with VerifiedGzipFile(path, "two.csv.gz") as stream, pytest.raises(SourceFileCorrupt, match="truncated"):
+        stream.read()
 
 
 def test_a_month_missing_at_the_source_names_the_url(taxi_env):

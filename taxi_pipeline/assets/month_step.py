@@ -36,6 +36,7 @@ from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.assets.scratch import scratch_file
 from taxi_pipeline.assets.tables import preview_markdown, service_table_schema, stored_null_counts
 from taxi_pipeline.cleaning import BadTripFile, CleanResult, write_clean_parquet
+from taxi_pipeline.gzip_stream import SourceFileCorrupt
 from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.io_managers.lake import stream_parquet
 from taxi_pipeline.io_managers.streaming import MonthLoad
@@ -43,7 +44,7 @@ from taxi_pipeline.materializations import recorded_rows
 from taxi_pipeline.partitions import month_start, month_window
 from taxi_pipeline.policies import permanent
 from taxi_pipeline.resources.postgres import PostgresResource
-from taxi_pipeline.resources.source import SourceFileCorrupt, SourceFileMissing, TaxiSourceResource
+from taxi_pipeline.resources.source import SourceFileMissing, TaxiSourceResource
 from taxi_pipeline.resources.warehouse import WarehouseResource
 from taxi_pipeline.services import SOURCE_MONTH_COLUMN, TaxiService
 from taxi_pipeline.sources import Source, SourceMonthUnavailable
@@ -76,9 +77,11 @@ def month_step(context: AssetExecutionContext, service: TaxiService, layout: Sou
             if "raw" in selected:
                 raw = stack.enter_context(scratch_file(source.layout.suffix))
                 timeline["download_started"] = time.time()
-                download = _permanent_on_bad_input(source.download_month, service, month, raw)
+                # The pass below proves a gzip file whole as it decompresses it: once, not twice.
+                download = _permanent_on_bad_input(source.download_month, service, month, raw, False)
+                origin = download.url
             else:
-                raw = lake.fetch(raw_relative)
+                raw, origin = lake.fetch(raw_relative), None
             if "clean" in selected:  # the rows go to the targets as the clean file is written
                 loads = _open_loads(context, service, month, label, selected)
                 for load in loads.values():
@@ -89,7 +92,7 @@ def month_step(context: AssetExecutionContext, service: TaxiService, layout: Sou
                              + (", write the clean parquet, load " + ", ".join(loads) if clean else ""))
             timeline["pass_started"] = time.time()
             result = _permanent_on_bad_input(
-                write_clean_parquet, raw, clean, service, month_start(month), label, consumers)
+                write_clean_parquet, raw, clean, service, month_start(month), label, consumers, origin)
             timeline["pass_finished"] = time.time()
             # Every row in every load's transaction before anything lands anywhere: a value
             # one target rejects (a NUL byte in Postgres text) keeps the month out of all.

@@ -7,7 +7,6 @@ import random
 import time
 import urllib.error
 import urllib.request
-import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ import pyarrow.parquet as pq
 from dagster import ConfigurableResource, get_dagster_logger
 from pydantic import Field
 
+from taxi_pipeline.gzip_stream import GzipVerifier, SourceFileCorrupt
 from taxi_pipeline.services import TaxiService
 from taxi_pipeline.sources import SOURCES, Source, SourceMonthUnavailable
 
@@ -30,10 +30,6 @@ HEAD_ATTEMPTS = 4
 
 class SourceFileMissing(Exception):
     """The source has no file at this URL (HTTP 403/404 or no such file)."""
-
-
-class SourceFileCorrupt(Exception):
-    """The file arrived but is not a complete gzip stream of whole lines."""
 
 
 class TransientSourceError(Exception):
@@ -136,23 +132,27 @@ class TaxiSourceResource(ConfigurableResource):
             f"{url}: the server stayed busy (HTTP {busy}) after {HEAD_ATTEMPTS} attempts."
         )
 
-    def download_month(self, service: TaxiService, month: str, dest: Path) -> Download:
+    def download_month(
+        self, service: TaxiService, month: str, dest: Path, verify_gzip: bool = True
+    ) -> Download:
         """The month's file, as published; SourceMonthUnavailable (one line) if the source
-        does not have it."""
+        does not have it. `verify_gzip` False: the caller reads the file through
+        `VerifiedGzipFile` next, which proves it whole while decompressing it once."""
         self.layout.check_month(service, month)
         try:
-            return self.download(self.month_path(service, month), dest)
+            return self.download(self.month_path(service, month), dest, verify_gzip)
         except SourceFileMissing as err:
             raise SourceMonthUnavailable(
                 f"{service.name} {month} is not published in the {self.layout.title}: {err}"
             ) from None
 
-    def download(self, relative_path: str, dest: Path) -> Download:
-        """Stream the file to `dest`, never holding it in memory; verify gzip files."""
+    def download(self, relative_path: str, dest: Path, verify_gzip: bool = True) -> Download:
+        """Stream the file to `dest`, never holding it in memory; verify gzip files (unless
+        `verify_gzip` is False: see `download_month`)."""
         url = self.url_for(relative_path)
         log = get_dagster_logger()
         started = time.monotonic()
-        verifier = GzipVerifier(url) if url.endswith(".gz") else None
+        verifier = GzipVerifier(url) if verify_gzip and url.endswith(".gz") else None
         size = 0
         try:
             with urllib.request.urlopen(url, timeout=self.timeout_seconds) as response:
@@ -185,60 +185,11 @@ class TaxiSourceResource(ConfigurableResource):
         # file by its footer. Other files (the zone CSV) are checked by the asset that reads them.
         if verifier:
             verifier.finish()
-        elif url.endswith(".parquet"):
+        elif url.endswith(".parquet"):  # the footer read is cheap: always
             parquet_rows_verified(dest, url)
         seconds = time.monotonic() - started
         log.info(f"Downloaded {url}: {size} bytes in {seconds:.1f} s")
         return Download(url=url, seconds=seconds, version=version)
-
-
-class GzipVerifier:
-    """Decompresses a gzip stream as it arrives to prove it is complete.
-
-    Counts lines, so a truncated stream or a file cut mid-line is reported with the
-    last complete line, the way an interrupted copy of a release file looks.
-    """
-
-    def __init__(self, name: str):
-        self.name = name
-        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self.lines = 0
-        self._tail = b""
-
-    def feed(self, chunk: bytes) -> None:
-        while chunk:
-            try:
-                data = self._inflater.decompress(chunk)
-            except zlib.error as err:
-                raise SourceFileCorrupt(
-                    f"{self.name}: not a valid gzip stream after line {self.lines} ({err})."
-                ) from None
-            self._take(data)
-            chunk = b""
-            if self._inflater.eof and self._inflater.unused_data:
-                # A concatenated (multi-member) gzip file: start the next member.
-                chunk = self._inflater.unused_data
-                self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-
-    def _take(self, data: bytes) -> None:
-        if data:
-            self.lines += data.count(b"\n")
-            self._tail = (self._tail + data)[-200:]
-
-    def finish(self) -> int:
-        self._take(self._inflater.flush())
-        if not self._inflater.eof:
-            raise SourceFileCorrupt(
-                f"{self.name}: the gzip stream is truncated: it ends after line {self.lines}, "
-                "before the end-of-stream marker."
-            )
-        if self._tail and not self._tail.endswith(b"\n"):
-            cut = self._tail.rsplit(b"\n", 1)[-1].decode("utf-8", "replace")
-            raise SourceFileCorrupt(
-                f"{self.name}: the file is cut off at line {self.lines + 1}: its last line "
-                f"{cut!r} has no line end (an interrupted copy?)."
-            )
-        return self.lines
 
 
 def parquet_rows_verified(path: Path, name: str) -> int:
