@@ -32,7 +32,7 @@ class GzipVerifier:
 
     def __init__(self, name: str):
         self.name = name
-        self._inflater = isal_zlib.decompressobj(16 + isal_zlib.MAX_WBITS)
+        self._inflater = _inflater()
         self.lines = 0
         self._tail = b""
 
@@ -52,7 +52,7 @@ class GzipVerifier:
             if self._inflater.eof and self._inflater.unused_data:
                 # A concatenated (multi-member) gzip file: start the next member.
                 chunk = self._inflater.unused_data
-                self._inflater = isal_zlib.decompressobj(16 + isal_zlib.MAX_WBITS)
+                self._inflater = _inflater()
         return b"".join(parts)
 
     def _take(self, data: bytes) -> None:
@@ -79,30 +79,59 @@ class GzipVerifier:
 
 class VerifiedGzipFile(io.RawIOBase):
     """A gzip file read decompressed, raising SourceFileCorrupt where the stream proves
-    incomplete - before a reader sees a cut-off last line as data."""
+    incomplete - before a reader sees a cut-off last line as data.
+
+    The hot path inflates straight into the reader's request (no buffer copies, no line
+    counting: both cost seconds on a 2.6 GB month); only a file found broken is read
+    again, by `GzipVerifier`, for the message with its line."""
 
     def __init__(self, path: Path, name: str):
+        self._path, self._name = path, name
         self._file = open(path, "rb")  # noqa: SIM115 - closed with this object
-        self._verifier = GzipVerifier(name)
-        self._buffer = bytearray()
-        self._ended = False
+        self._inflater = _inflater()
+        self._input = b""  # compressed bytes read and not yet inflated
+        self._member_open = False  # inside a gzip member that has not reached its end
+        self._last = b""  # the last byte handed out: a whole file ends on a line end
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
-        while not self._ended and (size < 0 or len(self._buffer) < size):
-            chunk = self._file.read(READ_BYTES)
-            if chunk:
-                self._buffer += self._verifier.feed(chunk)
-            else:
-                self._verifier.finish()
-                self._ended = True
-        size = len(self._buffer) if size < 0 else min(size, len(self._buffer))
-        out = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return out
+        if size < 0:
+            return self.readall()
+        while True:
+            if not self._input:
+                self._input = self._file.read(READ_BYTES)
+                if not self._input:
+                    if self._member_open or (self._last and self._last != b"\n"):
+                        self._fail()
+                    return b""
+            self._member_open = True
+            try:
+                data = self._inflater.decompress(self._input, size)
+            except isal_zlib.error:
+                self._fail()
+            self._input = self._inflater.unconsumed_tail
+            if self._inflater.eof:  # the member's end; more bytes: the next member
+                self._input, self._member_open = self._inflater.unused_data, False
+                self._inflater = _inflater()
+            if data:
+                self._last = data[-1:]
+                return data
+
+    def _fail(self):
+        """The file is not whole: say where, as the download's check words it."""
+        verifier = GzipVerifier(self._name)
+        with open(self._path, "rb") as again:
+            for chunk in iter(lambda: again.read(READ_BYTES), b""):
+                verifier.feed(chunk)
+        verifier.finish()
+        raise SourceFileCorrupt(f"{self._name}: not a whole gzip stream.")
 
     def close(self) -> None:
         self._file.close()
         super().close()
+
+
+def _inflater():
+    return isal_zlib.decompressobj(16 + isal_zlib.MAX_WBITS)

@@ -200,3 +200,60 @@ def test_the_embedded_server_spaces_its_checkpoints_for_months_of_millions_of_ro
     """Why: EMBEDDED_SETTINGS in resources/postgres.py (a configured server is left alone)."""
     assert taxi_env.pg("SHOW max_wal_size") == [("16GB",)]
     assert taxi_env.pg("SHOW checkpoint_timeout") == [("30min",)]
+
+
+PARTITIONS = ("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+              "WHERE i.inhparent = 'yellow_taxi_trips'::regclass ORDER BY 1")
+
+
+def test_each_month_is_a_partition_of_its_own_and_a_failed_first_load_leaves_none(taxi_env):
+    assert taxi_env.materialize("yellow", "2021-01").success
+    original = taxi_env.mirror.path("yellow", "2020-01").read_bytes()
+    _with_field(taxi_env, "2020-01", 42, 6, "N\x00")  # only Postgres refuses it
+
+    assert not taxi_env.materialize("yellow", "2020-01", raise_on_error=False).success
+    assert taxi_env.pg(PARTITIONS) == [("yellow_taxi_trips_2021_01",)]
+
+    taxi_env.mirror.put("yellow", "2020-01", original)
+    assert taxi_env.materialize("yellow", "2020-01").success
+    assert taxi_env.pg(PARTITIONS) == [("yellow_taxi_trips_2020_01",), ("yellow_taxi_trips_2021_01",)]
+    assert taxi_env.pg("SELECT count(*) FROM yellow_taxi_trips_2020_01") == [(999,)]
+    in_month = "SELECT count(*) FROM yellow_taxi_trips_2021_01 WHERE source_month = '2021-01-01'"
+    assert taxi_env.pg(in_month) == [(22792,)]
+    assert taxi_env.pg("SELECT relkind FROM pg_class WHERE relname = 'yellow_taxi_trips'") == [("p",)]
+    # No index to feed during a COPY: a month's DELETE and count read its own partition.
+    assert taxi_env.pg("SELECT count(*) FROM pg_indexes WHERE tablename LIKE 'yellow_taxi_trips%%'") == [(0,)]
+    plan = "\n".join(row[0] for row in taxi_env.pg(
+        "EXPLAIN SELECT count(*) FROM yellow_taxi_trips WHERE source_month = '2020-01-01'"))
+    assert "yellow_taxi_trips_2020_01" in plan and "yellow_taxi_trips_2021_01" not in plan
+
+
+def test_a_relation_with_a_months_partition_name_stops_that_month_naming_it(taxi_env):
+    assert taxi_env.materialize("yellow", "2021-01").success
+    taxi_env.pg("CREATE TABLE yellow_taxi_trips_2020_01 (note text)")
+
+    result = taxi_env.materialize("yellow", "2020-01", raise_on_error=False)
+
+    assert ("Postgres relation public.yellow_taxi_trips_2020_01 exists but is not the 2020-01 partition of "
+            "public.yellow_taxi_trips") in taxi_env.failure_text(result)
+    assert taxi_env.pg(PARTITIONS) == [("yellow_taxi_trips_2021_01",)]
+
+
+def test_a_table_of_the_earlier_one_table_layout_keeps_loading_in_place(taxi_env):
+    """Tables made before months became partitions: one plain table, BRIN-indexed."""
+    from psycopg import sql
+
+    from taxi_pipeline.io_managers.postgres import create_table_sql
+    from taxi_pipeline.services import SERVICES
+
+    taxi_env.pg(create_table_sql(sql.Identifier("public", "yellow_taxi_trips"), SERVICES["yellow"].schema))
+
+    for month in ("2020-01", "2021-01", "2021-01"):
+        assert taxi_env.materialize("yellow", month).success
+
+    assert taxi_env.pg("SELECT relkind FROM pg_class WHERE relname = 'yellow_taxi_trips'") == [("r",)]
+    assert taxi_env.pg_month("yellow", "2020-01") == (999,)
+    assert taxi_env.pg_month("yellow", "2021-01") == (22792,)
+    indexes = "SELECT indexname FROM pg_indexes WHERE tablename = 'yellow_taxi_trips' ORDER BY 1"
+    assert taxi_env.pg(indexes) == [
+        ("yellow_taxi_trips_source_month_idx",), ("yellow_taxi_trips_tpep_pickup_datetime_idx",)]

@@ -50,6 +50,12 @@ def test_verified_gzip_file_reads_what_gzip_reads_across_members():
     with VerifiedGzipFile(path, "two.csv.gz") as stream, pytest.raises(SourceFileCorrupt, match="truncated"):
         stream.read()
 
+    path.write_bytes(gzip.compress(b"a,b\n1,2\n3,"))
+    with VerifiedGzipFile(path, "cut.csv.gz") as stream, pytest.raises(
+            SourceFileCorrupt, match=r"cut.csv.gz: the file is cut off at line 3: its last line '3,'"):
+        stream.read(4)
+        stream.read()
+
 
 def test_a_month_missing_at_the_source_names_the_url(taxi_env):
     result = taxi_env.materialize("green", "2021-07", raise_on_error=False)
