@@ -106,7 +106,7 @@ def replace_rows(
     started = time.monotonic()
     with conn.transaction():
         prepare_table(conn, table, reader.schema, month, pickup_column, view)
-        loaded, before = _replace_open(conn, table, reader.schema, reader, month, source_label)
+        loaded, before, _ = _replace_open(conn, table, reader.schema, reader, month, source_label)
     return LoadStats(loaded, before, time.monotonic() - started)
 
 
@@ -147,8 +147,9 @@ def _replace_open(
     batches: Iterable[pa.RecordBatch],
     month: datetime | None,
     source_label: str | None,
-) -> tuple[int, int]:
-    """DELETE the month and COPY `batches` in the connection's open transaction: (loaded, before)."""
+) -> tuple[int, int, int | None]:
+    """DELETE the month and COPY `batches` in the connection's open transaction: (loaded,
+    before, the month's rows in the transaction if known without a count)."""
     target = sql.Identifier(PG_SCHEMA, table)
     label = source_label or table
     if month is not None:
@@ -159,14 +160,18 @@ def _replace_open(
             "SELECT pg_advisory_xact_lock(hashtext(%s), %s::int)", [table, month.year * 100 + month.month]
         )
         if is_partitioned(conn, table):
-            return _replace_partition(conn, table, schema, batches, month, label)
+            # The partition holds what this COPY put in it (emptied or made in this
+            # transaction): the server's count of the COPY is the month's, without a scan
+            # of millions of rows (3 s at the end of a 20M-row month's load).
+            loaded, before = _replace_partition(conn, table, schema, batches, month, label)
+            return loaded, before, loaded
     else:
         conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(target))
         where, params = sql.SQL(""), []
     # The DELETE's and COPY's own row counts: no extra scans of a month of millions of rows.
     before = conn.execute(sql.SQL("DELETE FROM {}").format(target) + where, params).rowcount
     loaded = _copy(conn, target, schema, batches, label)
-    return loaded, before
+    return loaded, before, None
 
 
 ATTACH_LOCK_TIMEOUT = "60s"
@@ -234,13 +239,14 @@ class PostgresMonthLoad(MonthLoad):
         started = time.monotonic()
         self._conn = conn = self._stack.enter_context(self.postgres.connect())
         prepare_table(conn, self.table, self.schema, self.month, self.pickup_column, self.view)
-        loaded, before = _replace_open(conn, self.table, self.schema, batches, self.month, self.source_label)
-        # The month as this transaction sees it, counted while the other targets still load.
-        (in_month,) = conn.execute(
-            sql.SQL("SELECT count(*) FROM {} WHERE {} = %s").format(
-                sql.Identifier(PG_SCHEMA, self.table), sql.Identifier(SOURCE_MONTH_COLUMN)),
-            [self.month],
-        ).fetchone()
+        loaded, before, in_month = _replace_open(
+            conn, self.table, self.schema, batches, self.month, self.source_label)
+        if in_month is None:  # the month as this transaction sees it, in a table of many months
+            (in_month,) = conn.execute(
+                sql.SQL("SELECT count(*) FROM {} WHERE {} = %s").format(
+                    sql.Identifier(PG_SCHEMA, self.table), sql.Identifier(SOURCE_MONTH_COLUMN)),
+                [self.month],
+            ).fetchone()
         return LoadStats(loaded, before, time.monotonic() - started, in_month)
 
     def _commit(self) -> None:
@@ -375,18 +381,19 @@ def _copy(conn, target, schema: pa.Schema, batches: Iterable[pa.RecordBatch], la
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary{})").format(
         target, columns, sql.SQL(", FREEZE" if freeze else ""))
     encoder = ArrowToPostgresBinaryEncoder(schema)
-    loaded = 0
+    sent = 0
+    cursor = conn.cursor()
     try:
-        with conn.cursor().copy(statement) as copy:
+        with cursor.copy(statement) as copy:
             copy.write(encoder.write_header())
             for batch in batches:
-                _reject_nul_bytes(batch, loaded, label)
+                _reject_nul_bytes(batch, sent, label)
                 copy.write(encoder.write_batch(batch))
-                loaded += batch.num_rows
+                sent += batch.num_rows
             copy.write(encoder.finish())
     except errors.DataError as err:
         raise PostgresLoadError(_describe_copy_error(err, label)) from None
-    return loaded
+    return cursor.rowcount  # the server's count of the rows it took
 
 
 def _reject_nul_bytes(batch: pa.RecordBatch, offset: int, label: str) -> None:
