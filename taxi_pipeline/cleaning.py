@@ -26,6 +26,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from taxi_pipeline.conform import BadTripFile, conform_batch, month_value, plan_columns
+from taxi_pipeline.cpu import yield_cpu
 from taxi_pipeline.gzip_stream import VerifiedGzipFile
 from taxi_pipeline.services import TaxiService
 
@@ -164,7 +165,7 @@ def write_clean_parquet(
         # Row groups are encoded and compressed on a thread of their own (pyarrow releases
         # the GIL) while this one parses the next batches: on a 20M-row month the writer
         # was 11 s of the pass's thread, in series with the parse.
-        pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="clean parquet"))
+        pool = stack.enter_context(ThreadPoolExecutor(1, "clean parquet", initializer=yield_cpu))
         writes: deque[Future] = deque()
 
         def write_group(batches: list[pa.RecordBatch], rows: int) -> None:

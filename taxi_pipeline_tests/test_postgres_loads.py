@@ -196,10 +196,11 @@ def test_a_configured_server_with_a_password_never_shows_the_password(
     assert "password authentication failed" in taxi_env.failure_text(failed)
 
 
-def test_the_embedded_server_spaces_its_checkpoints_for_months_of_millions_of_rows(taxi_env):
+def test_the_embedded_server_is_set_for_months_of_millions_of_rows(taxi_env):
     """Why: EMBEDDED_SETTINGS in resources/postgres.py (a configured server is left alone)."""
     assert taxi_env.pg("SHOW max_wal_size") == [("16GB",)]
     assert taxi_env.pg("SHOW checkpoint_timeout") == [("30min",)]
+    assert taxi_env.pg("SHOW wal_init_zero") == [("off",)]
 
 
 PARTITIONS = ("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "

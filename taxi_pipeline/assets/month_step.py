@@ -36,6 +36,7 @@ from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.assets.scratch import scratch_file
 from taxi_pipeline.assets.tables import preview_markdown, service_table_schema, stored_null_counts
 from taxi_pipeline.cleaning import BadTripFile, CleanResult, write_clean_parquet
+from taxi_pipeline.cpu import yield_cpu
 from taxi_pipeline.gzip_stream import SourceFileCorrupt
 from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.io_managers.lake import stream_parquet
@@ -90,6 +91,8 @@ def month_step(context: AssetExecutionContext, service: TaxiService, layout: Sou
             consumers = [tally, *(load.write for load in loads.values())] if clean else []
             context.log.info(f"{label}: reading the file once: validate, cast"
                              + (", write the clean parquet, load " + ", ".join(loads) if clean else ""))
+            if loads:  # the loads' threads are started: from here this one yields (cpu.py)
+                yield_cpu()
             timeline["pass_started"] = time.time()
             result = _permanent_on_bad_input(
                 write_clean_parquet, raw, clean, service, month_start(month), label, consumers, origin)

@@ -23,6 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from taxi_pipeline.cpu import yield_cpu
 from taxi_pipeline.policies import permanent
 
 QUEUE_BATCHES = 4
@@ -42,6 +43,8 @@ class MonthLoad:
     target = "a target"
     permanent_errors: tuple[type[Exception], ...] = ()
     """Errors retrying cannot fix (bad data, a table in the way): they fail the step at once."""
+    yields_cpu = False
+    """The load's thread yields the CPU to the database server (`taxi_pipeline/cpu.py`)."""
 
     def __init__(self) -> None:
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
@@ -61,6 +64,8 @@ class MonthLoad:
         return self
 
     def _work(self) -> None:
+        if self.yields_cpu:
+            yield_cpu()
         try:
             self.stats = self._load(self._batches())
             self.timeline["streamed"] = time.time()

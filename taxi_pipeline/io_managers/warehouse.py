@@ -163,6 +163,7 @@ class DuckDBMonthLoad(MonthLoad):
 
     target = "DuckDB"
     permanent_errors = (TableInTheWay,)
+    yields_cpu = True  # and DuckDB's workers, started by this thread, with it
 
     def __init__(self, database: str, config: dict, table_slice: TableSlice, schema: pa.Schema):
         super().__init__()
