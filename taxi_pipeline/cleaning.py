@@ -66,12 +66,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def read_header(path: Path, label: str, origin: str | None = None) -> list[str]:
+def read_header(path: Path, label: str, origin: str) -> list[str]:
+    """The header's names; `origin` names the file in a gzip error (its URL, or `label`)."""
     try:
         with gzip.open(path, "rt", newline="", encoding="utf-8") as f:
             header = next(csv.reader(f), None)
     except (EOFError, OSError, zlib.error) as err:  # cut short before its first line ends
-        with VerifiedGzipFile(path, origin or label) as whole:
+        with VerifiedGzipFile(path, origin) as whole:
             whole.read()  # raises SourceFileCorrupt naming where the stream ends
         raise BadTripFile(f"{label}: unreadable header ({err}).") from None
     if not header:

@@ -36,9 +36,8 @@ class GzipVerifier:
         self.lines = 0
         self._tail = b""
 
-    def feed(self, chunk: bytes) -> bytes:
-        """The decompressed bytes of `chunk` (ISA-L releases the GIL while it inflates)."""
-        parts = []
+    def feed(self, chunk: bytes) -> None:
+        """Inflate `chunk` (ISA-L releases the GIL while it inflates), counting its lines."""
         while chunk:
             try:
                 data = self._inflater.decompress(chunk)
@@ -47,13 +46,11 @@ class GzipVerifier:
                     f"{self.name}: not a valid gzip stream after line {self.lines} ({err})."
                 ) from None
             self._take(data)
-            parts.append(data)
             chunk = b""
             if self._inflater.eof and self._inflater.unused_data:
                 # A concatenated (multi-member) gzip file: start the next member.
                 chunk = self._inflater.unused_data
                 self._inflater = _inflater()
-        return b"".join(parts)
 
     def _take(self, data: bytes) -> None:
         if data:
