@@ -8,7 +8,8 @@ One root serves both sources with no network (run with the project's venv):
 - the official files: `trip-data/{service}_tripdata_{YYYY-MM}.parquet`, CONVERTED from
   the bundled real rows (fhvhv synthesized from fhv rows) and typed as that period's real
   files are (catalogue); each file says so in its footer metadata (`taxi_pipeline.sample`);
-- `misc/taxi_zone_lookup.csv` for both.
+- `misc/taxi_zone_lookup.csv` for both, and `misc/taxi_zones.zip`: the TLC's real zone
+  shapes (`data/zones`), zipped as the TLC serves them (the files at the zip's root).
 Cut-off last lines are dropped; gzip timestamps are zeroed so rebuilding is reproducible.
 
     .venv/bin/python scripts/build_sample_mirror.py [folder of real rows, default taxi_pipeline_tests/data]
@@ -104,6 +105,10 @@ def main(tlc: Path) -> None:
         write_gz(MIRROR / "yellow" / name, whole_lines(gzip.decompress((tlc / sample).read_bytes())))
     (MIRROR / "misc").mkdir()
     shutil.copyfile(tlc / "taxi+_zone_lookup.csv", MIRROR / "misc" / "taxi_zone_lookup.csv")
+    sys.path.insert(0, str(REPO))
+    from taxi_pipeline_tests.layouts import zip_zone_shapes
+
+    zip_zone_shapes(MIRROR / "misc" / "taxi_zones.zip")
     official_months(tlc)
 
 

@@ -25,10 +25,17 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from taxi_pipeline.conform import BadTripFile, conform_batch, month_value, plan_columns
+from taxi_pipeline.conform import (
+    BadTripFile,
+    ColumnPlan,
+    conform_batch,
+    month_value,
+    needs_locator,
+    plan_columns,
+)
 from taxi_pipeline.cpu import yield_cpu
 from taxi_pipeline.gzip_stream import VerifiedGzipFile
-from taxi_pipeline.services import TaxiService
+from taxi_pipeline.services import OUTSIDE_ZONES, UNKNOWN_ZONE, TaxiService
 
 # 1 MiB of CSV per batch (~9,000 yellow rows): measured on a 1.37M-row month, 16 MiB blocks
 # cost 244 MB of memory above the imports to read the file and 1 MiB blocks 84 MB, at the
@@ -52,6 +59,9 @@ class CleanResult:
     null_counts: dict[str, int] = field(default_factory=dict)
     min_pickup: datetime | None = None
     max_pickup: datetime | None = None
+    located: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Zone column -> {"located", "no coordinate", "in no zone"} trip ends, for a month
+    whose zones were located from its coordinates; empty when the file had zone IDs."""
 
     def to_json(self) -> dict:
         return {**asdict(self), "min_pickup": _iso(self.min_pickup), "max_pickup": _iso(self.max_pickup)}
@@ -59,7 +69,8 @@ class CleanResult:
     @classmethod
     def from_json(cls, data: dict) -> CleanResult:
         pickups = {k: data[k] and datetime.fromisoformat(data[k]) for k in ("min_pickup", "max_pickup")}
-        return cls(rows=data["rows"], null_counts=data["null_counts"], **pickups)
+        return cls(rows=data["rows"], null_counts=data["null_counts"], located=data.get("located", {}),
+                   **pickups)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -80,9 +91,14 @@ def read_header(path: Path, label: str, origin: str) -> list[str]:
     return [h.strip() for h in header]
 
 
+ZoneLocatorFactory = Callable[[], object]
+"""Builds the `ZoneLocator` of the current zone shapes; called only for a file that
+carries coordinates instead of zone IDs (yellow 2009-2010)."""
+
+
 def canonical_batches(
     src: Path, service: TaxiService, source_month: datetime, label: str, result: CleanResult,
-    origin: str | None = None,
+    origin: str | None = None, zone_locator: ZoneLocatorFactory | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Yield `src`'s rows as batches with exactly `service.schema`, filling `result`.
 
@@ -91,10 +107,21 @@ def canonical_batches(
     """
     result.null_counts = {c.name: 0 for c in service.columns}
     month = month_value(source_month)
+
+    def locator_for(plans: list[ColumnPlan]):
+        if not needs_locator(plans):
+            return None
+        if zone_locator is None:
+            raise BadTripFile(f"{label}: the file has coordinates, not zone IDs, and no zone shapes "
+                              "were given to locate them.")
+        result.located = {p.column.name: {"located": 0, "no coordinate": 0, "in no zone": 0}
+                          for p in plans if p.located_from}
+        return zone_locator()
+
     if src.name.endswith(".parquet"):
-        batches = _parquet_batches(src, service, month, label)
+        batches = _parquet_batches(src, service, month, label, locator_for)
     else:
-        batches = _csv_batches(src, service, month, label, origin or label)
+        batches = _csv_batches(src, service, month, label, origin or label, locator_for)
     for batch in batches:
         _collect(result, batch, service)
         yield batch
@@ -102,25 +129,31 @@ def canonical_batches(
         raise BadTripFile(f"{label}: the file has a header but no rows.")
 
 
-def _parquet_batches(src: Path, service: TaxiService, month, label: str) -> Iterator[pa.RecordBatch]:
+def _parquet_batches(
+    src: Path, service: TaxiService, month, label: str, locator_for
+) -> Iterator[pa.RecordBatch]:
     try:
         parquet = pq.ParquetFile(src, pre_buffer=False)  # why: stream_parquet in io_managers/lake.py
     except (pa.ArrowInvalid, OSError) as err:
         raise BadTripFile(f"{label}: not a readable Parquet file ({err}).") from None
     plans = plan_columns(parquet.schema_arrow.names, service, label)
+    locator = locator_for(plans)
     wanted = [p.source for p in plans if p.source]
     row = 1
     try:
         for batch in parquet.iter_batches(batch_size=PARQUET_READ_BATCH_ROWS, columns=wanted):
-            yield conform_batch(batch, plans, service, month, label, row)
+            yield conform_batch(batch, plans, service, month, label, row, locator=locator)
             row += batch.num_rows
     except (pa.ArrowInvalid, OSError) as err:
         raise BadTripFile(f"{label}: unreadable after row {row - 1} ({err}).") from None
 
 
-def _csv_batches(src: Path, service: TaxiService, month, label: str, origin: str) -> Iterator[pa.RecordBatch]:
+def _csv_batches(
+    src: Path, service: TaxiService, month, label: str, origin: str, locator_for
+) -> Iterator[pa.RecordBatch]:
     header = read_header(src, label, origin)
     plans = plan_columns(header, service, label, where=", line 1")
+    locator = locator_for(plans)
     types = {p.source: p.column.type for p in plans if p.source}
     line = 2
     # Decompressed once, and proven whole as it is read (the download left that to this pass).
@@ -137,7 +170,7 @@ def _csv_batches(src: Path, service: TaxiService, month, label: str, origin: str
                 ),
             )
             for batch in reader:
-                yield conform_batch(batch, plans, service, month, label, line, unit="line")
+                yield conform_batch(batch, plans, service, month, label, line, unit="line", locator=locator)
                 line += batch.num_rows
         except pa.ArrowInvalid as err:
             raise BadTripFile(locate_bad_value(src, header, types, label) or f"{label}: {err}") from None
@@ -151,10 +184,12 @@ def write_clean_parquet(
     label: str,
     also: Sequence[Callable[[pa.RecordBatch], None]] = (),
     origin: str | None = None,
+    zone_locator: ZoneLocatorFactory | None = None,
 ) -> CleanResult:
     """Stream `src` into a parquet file at `dest` with exactly `service.schema`, handing
     every batch to each of `also` as it goes (the month's loads, the checks' tallies).
-    `dest` None: validate only. `origin`: what a gzip error calls the file (its URL)."""
+    `dest` None: validate only. `origin`: what a gzip error calls the file (its URL).
+    `zone_locator`: the zone shapes' locator, for a file with coordinates, not zones."""
     result = CleanResult()
     group: list[pa.RecordBatch] = []
     group_rows = 0
@@ -175,7 +210,7 @@ def write_clean_parquet(
             while len(writes) > WRITES_IN_FLIGHT:
                 writes.popleft().result()
 
-        for batch in canonical_batches(src, service, source_month, label, result, origin):
+        for batch in canonical_batches(src, service, source_month, label, result, origin, zone_locator):
             for consumer in also:
                 consumer(batch)
             if writer is None:
@@ -203,6 +238,13 @@ def _collect(result: CleanResult, batch: pa.RecordBatch, service: TaxiService) -
     result.rows += batch.num_rows
     for c in service.columns:
         result.null_counts[c.name] += batch.column(c.name).null_count
+    for name, counts in result.located.items():
+        zones = batch.column(name)
+        unknown = pc.sum(pc.equal(zones, UNKNOWN_ZONE)).as_py() or 0
+        outside = pc.sum(pc.equal(zones, OUTSIDE_ZONES)).as_py() or 0
+        counts["located"] += len(zones) - unknown - outside
+        counts["no coordinate"] += unknown
+        counts["in no zone"] += outside
     low, high = pc.min_max(batch.column(service.pickup_column)).values()
     if low.is_valid:
         low, high = low.as_py(), high.as_py()

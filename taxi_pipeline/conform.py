@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from taxi_pipeline.services import TIMESTAMP, Column, TaxiService
+from taxi_pipeline.services import OUTSIDE_ZONES, TIMESTAMP, UNKNOWN_ZONE, Column, TaxiService
 
 
 class BadTripFile(ValueError):
@@ -45,6 +46,13 @@ class ColumnPlan:
     column: Column
     source: str | None
     """The file's column feeding it, None when the file lacks it (nulls)."""
+    located_from: tuple[str, str] | None = None
+    """A zone the file does not have, located from these canonical coordinate columns."""
+
+
+def needs_locator(plans: list[ColumnPlan]) -> bool:
+    """The file carries coordinates instead of zone IDs (yellow 2009-2010)."""
+    return any(p.located_from for p in plans)
 
 
 def plan_columns(names: list[str], service: TaxiService, label: str, where: str = "") -> list[ColumnPlan]:
@@ -72,7 +80,12 @@ def plan_columns(names: list[str], service: TaxiService, label: str, where: str 
             + (f"; one column fed twice: {doubled}" if doubled else "")
             + f". Columns: {','.join(names)}"
         )
-    return [ColumnPlan(c, feeds.get(c.name, [None])[0]) for c in service.columns]
+    plans = []
+    for c in service.columns:
+        coordinates = service.located_zones.get(c.name)
+        located = c.name not in feeds and coordinates and all(x in feeds for x in coordinates)
+        plans.append(ColumnPlan(c, feeds.get(c.name, [None])[0], coordinates if located else None))
+    return plans
 
 
 def conform_batch(
@@ -83,10 +96,12 @@ def conform_batch(
     label: str,
     first_row: int,
     unit: str = "row",
+    locator=None,
 ) -> pa.RecordBatch:
     """`batch` (the file's own names and types) as a batch of `service.schema`.
 
-    `first_row` numbers the batch's first row in the file (in `unit`s), for errors."""
+    `first_row` numbers the batch's first row in the file (in `unit`s), for errors;
+    `locator` (a `ZoneLocator`) fills the zones of a file with coordinates instead."""
     n = batch.num_rows
     arrays = []
     for plan in plans:
@@ -96,8 +111,25 @@ def conform_batch(
         values = batch.column(plan.source)
         where = Where(label, first_row, plan.source, unit)
         arrays.append(cast_column(values, plan.column, service.value_maps.get(plan.column.name), where))
+    if locator is not None:
+        names = [p.column.name for p in plans]
+        for i, plan in enumerate(plans):
+            if plan.located_from:
+                lon, lat = (arrays[names.index(name)] for name in plan.located_from)
+                arrays[i] = located_zones(locator, lon, lat)
     arrays.append(pa.repeat(month_value, n))
     return pa.RecordBatch.from_arrays(arrays, schema=service.schema)
+
+
+def located_zones(locator, lon: pa.Array, lat: pa.Array) -> pa.Array:
+    """The zone of each (lon, lat): UNKNOWN_ZONE where a coordinate is missing (or was 0),
+    OUTSIDE_ZONES where the point is in no zone - the codes the TLC's later files use."""
+    x = lon.to_numpy(zero_copy_only=False)  # nulls are NaN
+    y = lat.to_numpy(zero_copy_only=False)
+    zones = locator.locate(x, y)
+    zones[zones == 0] = OUTSIDE_ZONES
+    zones[np.isnan(x) | np.isnan(y)] = UNKNOWN_ZONE
+    return pa.array(zones, pa.int32())
 
 
 def cast_column(values: pa.Array, column: Column, value_map, where) -> pa.Array:

@@ -31,6 +31,7 @@ from taxi_pipeline.resources.postgres import PostgresResource
 from taxi_pipeline.resources.source import TaxiSourceResource
 from taxi_pipeline.resources.warehouse import BigQueryWarehouse, DuckDBWarehouse
 from taxi_pipeline.sources import current_source
+from taxi_pipeline.sources.tlc import TLC
 
 DEFAULT_ENV = "local"
 DEFAULT_DATA_DIR = "taxi_data"
@@ -100,7 +101,9 @@ def postgres_resource(embedded_dir: Path) -> PostgresResource:
 def source_resource() -> TaxiSourceResource:
     """TAXI_SOURCE picks the source; its own variable (TAXI_TLC_URL or TAXI_SOURCE_URL) its base URL."""
     source = current_source()
-    return TaxiSourceResource(source=source.name, base_url=_env(source.url_variable, source.default_url))
+    tlc = {} if source is TLC else {"tlc_base_url": _env(TLC.url_variable, TLC.default_url)}
+    base_url = _env(source.url_variable, source.default_url)
+    return TaxiSourceResource(source=source.name, base_url=base_url, **tlc)
 
 
 def _common(root: Path) -> dict[str, Any]:

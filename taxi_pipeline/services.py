@@ -53,6 +53,9 @@ class TaxiService:
     """Lower-cased names of columns that carry nothing (a pandas index written by mistake)."""
     value_maps: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     """Canonical column -> {lower-cased, trimmed word in a file: canonical value}."""
+    located_zones: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Zone column -> its (longitude, latitude) columns: a file with the coordinates and
+    not the zone (yellow 2009-2010) gets the zone located from them (`ingest/locate.py`)."""
 
     def file_name(self, month: str, suffix: str = ".csv.gz") -> str:
         """`month` is a partition key, `YYYY-MM` (or the template `{month}`)."""
@@ -148,6 +151,12 @@ _TOTAL = _amount("total_amount", "Total charged to passengers (excluding cash ti
 _CONGESTION = _amount("congestion_surcharge", "NYS congestion surcharge, USD (from 2019-02)", required=False)
 _CBD = _amount("cbd_congestion_fee", "MTA congestion-pricing fee, USD (from 2025-01)", required=False)
 _REQUEST_SOURCE = _text("request_source", "How the trip was requested (from 2026-06)", required=False)
+UNKNOWN_ZONE = 264
+"""The lookup's "Unknown" zone: what the TLC's files give a trip end with no location;
+a located trip end with no (or a 0) coordinate gets it."""
+OUTSIDE_ZONES = 265
+"""The lookup's last ID ("Outside of NYC" in the TLC's newer lookup, "Unknown" in the
+course's): a located trip end whose point is in no zone (outside the city, in the water)."""
 _PU = _zone("PULocationID", "TLC taxi zone of pickup")
 _DO = _zone("DOLocationID", "TLC taxi zone of dropoff")
 
@@ -184,8 +193,10 @@ SERVICES: dict[str, TaxiService] = {
                 _DISTANCE,
                 _RATECODE,
                 _STORE_FWD,
-                _zone("PULocationID", "TLC taxi zone of pickup (from 2011)", required=False),
-                _zone("DOLocationID", "TLC taxi zone of dropoff (from 2011)", required=False),
+                _zone("PULocationID", "TLC taxi zone of pickup (2009-2010: located from the coordinates)",
+                      required=False),
+                _zone("DOLocationID", "TLC taxi zone of dropoff (2009-2010: located from the coordinates)",
+                      required=False),
                 _PAYMENT,
                 _FARE,
                 _EXTRA,
@@ -229,6 +240,10 @@ SERVICES: dict[str, TaxiService] = {
             },
             ignored=frozenset({"__index_level_0__"}),  # 2010-02, 2010-03
             value_maps=LEGACY_YELLOW_VALUES,
+            located_zones={
+                "PULocationID": ("pickup_longitude", "pickup_latitude"),
+                "DOLocationID": ("dropoff_longitude", "dropoff_latitude"),
+            },
         ),
         TaxiService(
             name="green",

@@ -11,6 +11,7 @@ choice is written next to `_UNKNOWN`.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,18 +111,112 @@ def _encode_column(values: pa.Array, canonical: str, target: pa.DataType, servic
 
 def expected(canonical: pa.Table, service: TaxiService, layout: Layout) -> pa.Table:
     """What cleaning the encoded file must give: columns the layout lacks, or holds as
-    null-typed, are nulls; everything else comes back as it was."""
+    null-typed, are nulls; a zone the layout gives as coordinates is the zone the point was
+    placed in (`complete`), 264 without a coordinate, 265 in the ocean; everything else
+    comes back as it was."""
     fed = {}
     for name, arrow_type in layout.columns:
         target = service.canonical_name(name)
         if target is not None:
             fed[target] = arrow_type != "null"
-    arrays = [
-        canonical.column(c.name) if fed.get(c.name) else pa.nulls(canonical.num_rows, c.type)
-        for c in service.columns
-    ]
+    arrays = []
+    for c in service.columns:
+        coordinates = service.located_zones.get(c.name)
+        if not fed.get(c.name) and coordinates and all(fed.get(x) for x in coordinates):
+            arrays.append(located_zones(canonical, c.name, coordinates))
+        else:
+            arrays.append(canonical.column(c.name) if fed.get(c.name) else pa.nulls(canonical.num_rows, c.type))
     arrays.append(canonical.column(SOURCE_MONTH_COLUMN))
     return pa.Table.from_arrays(arrays, schema=service.schema)
+
+
+def located_zones(canonical: pa.Table, zone: str, coordinates: tuple[str, str]) -> pa.Array:
+    lon = canonical.column(coordinates[0]).to_pylist()
+    lat = canonical.column(coordinates[1]).to_pylist()
+    zones = canonical.column(zone).to_pylist()
+    return pa.array([
+        264 if x is None or y is None else 265 if (x, y) == OCEAN else z
+        for x, y, z in zip(lon, lat, zones, strict=True)], pa.int32())
+
+
+# --- the TLC's real zone shapes (data/zones), and points placed inside known zones --------
+
+ZONES = Path(__file__).resolve().with_name("data") / "zones"
+OCEAN = (-73.5, 40.2)
+"""A point in the Atlantic, south of Long Island: in no zone."""
+
+
+def zip_zone_shapes(dest: Path, folder: str = "") -> Path:
+    """The real shapefile zipped as the TLC serves it: at the zip's root, or in `folder`."""
+    import zipfile
+
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(ZONES.glob("taxi_zones.*")):
+            info = zipfile.ZipInfo(folder + path.name, date_time=(2015, 9, 21, 0, 0, 0))
+            archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
+    return dest
+
+
+@functools.cache
+def zone_shapes():
+    import tempfile
+
+    from taxi_pipeline.ingest.zone_shapes import read_zone_shapes
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return read_zone_shapes(zip_zone_shapes(Path(tmp) / "taxi_zones.zip"))
+
+
+@functools.cache
+def zone_locator():
+    from taxi_pipeline.ingest.locate import ZoneLocator
+
+    return ZoneLocator(zone_shapes())
+
+
+def point_in_zone(location_id: int, seed: int) -> tuple[float, float]:
+    """A point well inside the zone (10 m from its border), the same for the same seed."""
+    import random
+
+    import shapely
+
+    inner = _inner(location_id)
+    x0, y0, x1, y1 = inner.bounds
+    rng = random.Random(seed)
+    for _ in range(1000):
+        x, y = round(rng.uniform(x0, x1), 6), round(rng.uniform(y0, y1), 6)
+        if shapely.contains_xy(inner, x, y):
+            return x, y
+    point = inner.representative_point()
+    return point.x, point.y
+
+
+@functools.cache
+def _inner(location_id: int):
+    import shapely
+
+    shapes = zone_shapes()
+    polygon = shapes.polygons[list(shapes.location_ids).index(location_id)]
+    inner = polygon.buffer(-0.0001)
+    inner = polygon if inner.is_empty else inner
+    shapely.prepare(inner)
+    return inner
+
+
+def _coordinates(zones: list, seed: int) -> tuple[list, list]:
+    """Coordinates for trip ends in real `zones`: a point inside 1..263; 264 (unknown), and
+    one end in 11, no coordinate; 265 (outside NYC), and one end in 17, the ocean."""
+    lon, lat = [], []
+    for i, zone in enumerate(zones):
+        if zone is None or zone == 264 or i % 11 == seed % 11:
+            x = y = None
+        elif zone == 265 or i % 17 == seed % 17:
+            x, y = OCEAN
+        else:
+            x, y = point_in_zone(zone, seed * 1_000_003 + i)
+        lon.append(x)
+        lat.append(y)
+    return lon, lat
 
 
 # --- canonical rows to encode: the bundled real rows, completed where they are empty ------
@@ -213,6 +308,18 @@ def _fhvhv_from_fhv(fhv: pa.Table, service: TaxiService) -> pa.Table:
     return pa.Table.from_pylist(out, schema=service.schema)
 
 
+def _trip_end_coordinates(table: pa.Table) -> dict:
+    """Legacy coordinates placed in each trip end's real zone (yellow's rows have zones)."""
+    if "pickup_longitude" not in table.column_names:
+        return {}
+    out = {}
+    for seed, (zone, lon, lat) in enumerate([("PULocationID", "pickup_longitude", "pickup_latitude"),
+                                             ("DOLocationID", "dropoff_longitude", "dropoff_latitude")]):
+        x, y = _coordinates(table.column(zone).to_pylist(), seed + 1)
+        out[lon], out[lat] = pa.array(x, pa.float64()), pa.array(y, pa.float64())
+    return out
+
+
 def complete(table: pa.Table, service: TaxiService) -> pa.Table:
     """Give columns the real rows leave empty (added after 2021, or legacy) some values, so
     every layout's column carries data through the round trip."""
@@ -221,10 +328,7 @@ def complete(table: pa.Table, service: TaxiService) -> pa.Table:
         "airport_fee": pa.array([1.25 if i % 7 == 0 else 0.0 for i in range(n)]),
         "cbd_congestion_fee": pa.array([0.75 if i % 2 else 0.0 for i in range(n)]),
         "request_source": pa.array([["Street-hail", "App", None][i % 3] for i in range(n)]),
-        "pickup_longitude": pa.array([None if i % 11 == 0 else -73.99 + i % 97 / 1000 for i in range(n)]),
-        "pickup_latitude": pa.array([None if i % 11 == 0 else 40.73 + i % 89 / 1000 for i in range(n)]),
-        "dropoff_longitude": pa.array([None if i % 13 == 0 else -73.95 + i % 83 / 1000 for i in range(n)]),
-        "dropoff_latitude": pa.array([None if i % 13 == 0 else 40.76 + i % 79 / 1000 for i in range(n)]),
+        **_trip_end_coordinates(table),
         "Affiliated_base_number": table.column("dispatching_base_num")
         if "dispatching_base_num" in table.column_names
         else None,
@@ -266,10 +370,17 @@ def _add_months(value, months: int):
 
 def official_sample(service: TaxiService, month: str, rows: int | None = None) -> pa.Table:
     """Canonical rows for an official `month`: real rows, completed, moved into the month."""
-    table = complete(real_rows(service), service)
+    table = _completed(service.name)
     if rows is not None:
         table = table.slice(0, rows)
     return moved_to(table, service, month)
+
+
+@functools.cache
+def _completed(name: str) -> pa.Table:
+    from taxi_pipeline.services import SERVICES
+
+    return complete(real_rows(SERVICES[name]), SERVICES[name])
 
 
 def layout_of(service: str, month: str) -> Layout:

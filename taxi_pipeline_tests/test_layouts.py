@@ -12,7 +12,7 @@ from taxi_pipeline.cleaning import BadTripFile, write_clean_parquet
 from taxi_pipeline.partitions import month_start
 from taxi_pipeline.services import SERVICES
 
-from .layouts import encode, expected, layout_of, layouts, official_sample
+from .layouts import encode, expected, layout_of, layouts, official_sample, zone_locator
 
 ALL_LAYOUTS = [layout for name in SERVICES for layout in layouts(name)]
 
@@ -26,7 +26,7 @@ def _clean(tmp_path: Path, service, month: str, table: pa.Table) -> pa.Table:
     src = tmp_path / service.file_name(month, ".parquet")
     pq.write_table(table, src, row_group_size=100)  # several row groups, like real files
     dest = tmp_path / "clean.parquet"
-    result = write_clean_parquet(src, dest, service, month_start(month), src.name)
+    result = write_clean_parquet(src, dest, service, month_start(month), src.name, zone_locator=zone_locator)
     assert result.rows == table.num_rows
     return pq.read_table(dest)
 

@@ -22,7 +22,7 @@ from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, Previe
 
 from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.partitions import monthly_partitions
-from taxi_pipeline.services import TaxiService
+from taxi_pipeline.services import UNKNOWN_ZONE, TaxiService
 from taxi_pipeline.targets import counts_agree
 
 # Partitioned asset checks are a preview feature in Dagster 1.13; we rely on them so each
@@ -41,6 +41,9 @@ PICKUP_NEVER_NULL = "pickup_never_null"
 PICKUPS_IN_MONTH = "pickups_in_month"
 NEGATIVE_TOTAL_AMOUNT = "negative_total_amount"
 ROWS_RECONCILE = "rows_reconcile"
+ZONES_LOCATED = "zones_located"
+ZONES_LOCATED_WARN_SHARE = 0.90
+"""A month located from coordinates puts at least this share of its trip ends in a zone."""
 
 
 def month_check_specs(service: TaxiService) -> list[AssetCheckSpec]:
@@ -59,6 +62,10 @@ def month_check_specs(service: TaxiService) -> list[AssetCheckSpec]:
     if TOTAL_AMOUNT in service.schema.names:
         specs.append(on_clean(NEGATIVE_TOTAL_AMOUNT,
                               "Warns when more than 2% of trips have a negative total_amount."))
+    if service.located_zones:
+        specs.append(on_clean(ZONES_LOCATED, "Warns when a month whose trips carry coordinates instead "
+                              f"of zone IDs locates fewer than {ZONES_LOCATED_WARN_SHARE:.0%} of its "
+                              "trip ends (pickups and dropoffs) in a zone."))
     specs.append(AssetCheckSpec(
         ROWS_RECONCILE, asset=keys.postgres, additional_deps=[keys.raw, keys.clean, keys.warehouse],
         description="Rows in the raw file = the parquet = the warehouse's month = Postgres' month.",
@@ -78,6 +85,10 @@ class CleanTally:
     null_pickups: int = 0
     outside_month: int = 0
     negative_totals: int = 0
+    trip_ends_with_coordinates: int = 0
+    """Trip ends whose file gave coordinates (non-zero for located months only)."""
+    trip_ends: int = 0
+    trip_ends_located: int = 0
 
     def __call__(self, batch: pa.RecordBatch | pa.Table) -> None:
         pickups = batch.column(self.service.pickup_column)
@@ -87,10 +98,16 @@ class CleanTally:
         self.outside_month += pc.sum(outside).as_py() or 0
         if TOTAL_AMOUNT in batch.schema.names:
             self.negative_totals += pc.sum(pc.less(batch.column(TOTAL_AMOUNT), 0)).as_py() or 0
+        for zone, (lon, _) in self.service.located_zones.items():
+            self.trip_ends += len(pickups)
+            self.trip_ends_with_coordinates += len(pickups) - batch.column(lon).null_count
+            self.trip_ends_located += pc.sum(pc.less(batch.column(zone), UNKNOWN_ZONE)).as_py() or 0
 
     def read(self, clean: Path) -> CleanTally:
         """Tally a stored month, its needed columns a row group at a time."""
-        columns = [c for c in (self.service.pickup_column, TOTAL_AMOUNT) if c in self.service.schema.names]
+        located = [c for pair in self.service.located_zones.items() for c in (pair[0], pair[1][0])]
+        columns = [c for c in (self.service.pickup_column, TOTAL_AMOUNT, *located)
+                   if c in self.service.schema.names]
         for batch in pq.ParquetFile(clean, pre_buffer=False).iter_batches(columns=columns):
             self(batch)
         return self
@@ -113,6 +130,7 @@ def clean_check_results(
             "pickups_outside_month", tally.rows, tally.outside_month, PICKUPS_OUTSIDE_MONTH_WARN_SHARE),
         NEGATIVE_TOTAL_AMOUNT: lambda: _share_warning(
             "negative_total_amount", tally.rows, tally.negative_totals, NEGATIVE_TOTAL_WARN_SHARE),
+        ZONES_LOCATED: lambda: _located(tally),
     }
     return [AssetCheckResult(asset_key=key, check_name=name, **result())
             for name, result in results.items() if name in wanted]
@@ -130,6 +148,17 @@ def reconcile_result(service: TaxiService, counts: dict[str, int | None]) -> Ass
         passed=counts_agree(counts),
         metadata={f"rows {target}": -1 if n is None else n for target, n in counts.items()},
     )
+
+
+def _located(tally: CleanTally) -> dict:
+    """WARN when a month located from coordinates put too few trip ends in a zone; a month
+    whose file had zone IDs has nothing to locate and passes."""
+    if not tally.trip_ends_with_coordinates:
+        return dict(passed=True, metadata={"located": "no: the file has zone IDs"})
+    share = tally.trip_ends_located / tally.trip_ends if tally.trip_ends else 0.0
+    return dict(passed=share >= ZONES_LOCATED_WARN_SHARE, severity=AssetCheckSeverity.WARN,
+                metadata={"trip_ends": tally.trip_ends, "trip_ends_located": tally.trip_ends_located,
+                          "share": round(share, 6), "threshold": ZONES_LOCATED_WARN_SHARE})
 
 
 def _share_warning(name: str, rows: int, count: int, threshold: float) -> dict:

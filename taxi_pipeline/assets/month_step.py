@@ -35,13 +35,16 @@ from taxi_pipeline.assets.checks import (
 from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.assets.scratch import scratch_file
 from taxi_pipeline.assets.tables import preview_markdown, service_table_schema, stored_null_counts
+from taxi_pipeline.assets.zones import SHAPES_LAKE_PATH, SHAPES_RAW_KEY
 from taxi_pipeline.cleaning import BadTripFile, CleanResult, write_clean_parquet
 from taxi_pipeline.cpu import yield_cpu
 from taxi_pipeline.gzip_stream import SourceFileCorrupt
+from taxi_pipeline.ingest.locate import ZoneLocator
+from taxi_pipeline.ingest.zone_shapes import BadZoneShapes, read_zone_shapes
 from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.io_managers.lake import stream_parquet
 from taxi_pipeline.io_managers.streaming import MonthLoad
-from taxi_pipeline.materializations import recorded_rows
+from taxi_pipeline.materializations import recorded_rows, stored_version
 from taxi_pipeline.partitions import month_start, month_window
 from taxi_pipeline.policies import permanent
 from taxi_pipeline.resources.postgres import PostgresResource
@@ -95,7 +98,8 @@ def month_step(context: AssetExecutionContext, service: TaxiService, layout: Sou
                 yield_cpu()
             timeline["pass_started"] = time.time()
             result = _permanent_on_bad_input(
-                write_clean_parquet, raw, clean, service, month_start(month), label, consumers, origin)
+                write_clean_parquet, raw, clean, service, month_start(month), label, consumers, origin,
+                _zone_locator(context, label) if service.located_zones else None)
             timeline["pass_finished"] = time.time()
             # Every row in every load's transaction before anything lands anywhere: a value
             # one target rejects (a NUL byte in Postgres text) keeps the month out of all.
@@ -110,8 +114,10 @@ def month_step(context: AssetExecutionContext, service: TaxiService, layout: Sou
             if clean:
                 written = pq.ParquetFile(clean)  # its footer: the schema and rows stored
                 stored_schema, clean_rows = written.schema_arrow, written.metadata.num_rows
+                shapes = _shapes_version(context) if result.located else None
                 yield Output(clean, "clean", metadata={
-                    **_clean_metadata(service, clean, result), "timeline": MetadataValue.json(timeline)})
+                    **_clean_metadata(service, clean, result, shapes),
+                    "timeline": MetadataValue.json(timeline)})
                 context.log.info(f"{label}: {result.rows} rows cast to the {service.name} schema")
 
         clean_checks = checks - {ROWS_RECONCILE}
@@ -164,6 +170,36 @@ def _open_loads(
     return loads
 
 
+def _shapes_version(context) -> str | None:
+    return stored_version(context.instance, SHAPES_RAW_KEY, None)
+
+
+def _zone_locator(context, label: str):
+    """Builds the locator of the zone shapes in the lake, for a file with coordinates
+    instead of zone IDs (yellow 2009-2010); only called for such a file."""
+
+    def build():
+        lake = context.resources.lake_io_manager
+        try:
+            path = lake.fetch(SHAPES_LAKE_PATH)
+        except FileNotFoundError:
+            raise BadTripFile(
+                f"{label}: its trips carry coordinates, not zone IDs, and the zone shapes that locate "
+                f"them are not in the lake: materialize {SHAPES_RAW_KEY.to_user_string()} first "
+                "(taxi_zones_job).") from None
+        started = time.monotonic()
+        try:
+            locator = ZoneLocator(read_zone_shapes(path, SHAPES_LAKE_PATH))
+        except BadZoneShapes as err:
+            raise BadTripFile(f"{label}: cannot locate its trips: {err}") from None
+        context.log.info(f"{label}: locating trips in {len(locator.location_ids)} zones "
+                         f"(zone shapes {_shapes_version(context)}, "
+                         f"grid built in {time.monotonic() - started:.2f} s)")
+        return locator
+
+    return build
+
+
 def _permanent_on_bad_input(function, *args):
     try:
         return function(*args)
@@ -171,7 +207,9 @@ def _permanent_on_bad_input(function, *args):
         raise permanent(err) from None
 
 
-def _clean_metadata(service: TaxiService, clean: Path, result: CleanResult) -> dict:
+def _clean_metadata(
+    service: TaxiService, clean: Path, result: CleanResult, shapes_version: str | None = None
+) -> dict:
     metadata = {
         "rows": result.rows,
         "min_pickup": str(result.min_pickup),
@@ -179,6 +217,14 @@ def _clean_metadata(service: TaxiService, clean: Path, result: CleanResult) -> d
         **TableMetadataSet(column_schema=service_table_schema(service)),
         "preview": preview_markdown(clean),
     }
+    if result.located:
+        for column, counts in result.located.items():
+            end = "pickups" if column.startswith("PU") else "dropoffs"
+            metadata[f"{end}_located"] = counts["located"]
+            metadata[f"{end}_without_coordinates"] = counts["no coordinate"]
+            metadata[f"{end}_in_no_zone"] = counts["in no zone"]
+        metadata["zone_shapes_version"] = shapes_version or "unknown"
+        metadata["zone_shapes"] = MetadataValue.asset(SHAPES_RAW_KEY)
     if PASSENGER_COUNT in result.null_counts:
         # The seeds printed these before/after filling with 0; we keep nulls honest.
         metadata["passenger_count_missing_before"] = result.null_counts[PASSENGER_COUNT]

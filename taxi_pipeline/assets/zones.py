@@ -1,5 +1,10 @@
-"""The taxi zone lookup: 265 zones, in the lake, the warehouse and Postgres.
-Its strings are taken literally: "NA" and "N/A" are real zone values, never nulls.
+"""The taxi zones: the lookup (265 zones) and the TLC's zone shapes (263 polygons), each
+in the lake as published, in the warehouse and in Postgres.
+
+The lookup's strings are taken literally: "NA" and "N/A" are real zone values, never nulls.
+The shapes' table holds each zone's polygon in WGS84 longitude/latitude as WKT text: every
+target and map tool reads WKT (DuckDB's spatial extension, PostGIS, BigQuery's
+ST_GEOGFROMTEXT, GeoPandas) and none needs an extension to store it.
 """
 
 
@@ -13,11 +18,12 @@ from dagster import AssetIn, AssetKey, AssetsDefinition, DataVersion, MetadataVa
 from taxi_pipeline.assets.scratch import scratch_file
 from taxi_pipeline.assets.tables import table_schema
 from taxi_pipeline.automation import catalog, follows_upstream
+from taxi_pipeline.ingest.zone_shapes import SHAPES_SOURCE_PATH, BadZoneShapes, read_zone_shapes
 from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
 from taxi_pipeline.io_managers.postgres import VIEW_KEY
 from taxi_pipeline.io_managers.warehouse import PANDAS_TYPES
-from taxi_pipeline.policies import POSTGRES_POOL, WAREHOUSE_POOLS
+from taxi_pipeline.policies import POSTGRES_POOL, WAREHOUSE_POOLS, permanent
 from taxi_pipeline.resources.source import TaxiSourceResource
 
 ZONE_SOURCE_PATH = "misc/taxi_zone_lookup.csv"
@@ -47,6 +53,36 @@ def read_zone_lookup(path: Path) -> pa.Table:
 
 ZONE_RAW_KEY = AssetKey(["lake", "raw_taxi_zone_lookup"])
 ZONE_KEYS = [ZONE_RAW_KEY, *(AssetKey([target, "taxi_zone_lookup"]) for target in ("warehouse", "postgres"))]
+SHAPES_RAW_KEY = AssetKey(["lake", "raw_taxi_zones"])
+SHAPES_KEYS = [SHAPES_RAW_KEY,
+               *(AssetKey([target, "taxi_zone_shapes"]) for target in ("warehouse", "postgres"))]
+SHAPES_LAKE_PATH = "raw/misc/taxi_zones.zip"
+SHAPES_SCHEMA = pa.schema([
+    pa.field("LocationID", pa.int32(), nullable=False),
+    pa.field("Borough", pa.string(), nullable=False),
+    pa.field("Zone", pa.string(), nullable=False),
+    pa.field("geometry", pa.string(), nullable=False),
+])
+SHAPES_COLUMN_DESCRIPTIONS = {
+    "LocationID": "The zone's ID, as in taxi_zone_lookup and the trips' PULocationID/DOLocationID "
+                  "(the shapefile's OBJECTID: its LocationID field is wrong in three records)",
+    "Borough": "Borough, as the shapefile names it",
+    "Zone": "Zone name, as the shapefile names it",
+    "geometry": "The zone's polygon or multipolygon as WKT, WGS84 longitude/latitude (EPSG:4326), "
+                "7 decimals (about 1 cm)",
+}
+WKT_DECIMALS = 7
+
+
+def read_shapes_table(path: Path, label: str) -> pa.Table:
+    """The zone table of the shapes zip at `path`: one row per zone, geometry as WKT."""
+    import shapely
+
+    shapes = read_zone_shapes(path, label)
+    wkt = shapely.to_wkt(shapes.polygons, rounding_precision=WKT_DECIMALS, trim=True)
+    return pa.Table.from_arrays(
+        [pa.array(shapes.location_ids, pa.int32()), pa.array(shapes.boroughs), pa.array(shapes.zones),
+         pa.array(wkt.tolist(), pa.string())], schema=SHAPES_SCHEMA)
 
 
 def zone_assets(warehouse_kind: str) -> list[AssetsDefinition]:
@@ -100,4 +136,67 @@ def zone_assets(warehouse_kind: str) -> list[AssetsDefinition]:
         """Postgres table taxi_zone_lookup in ny_taxi."""
         return pa.RecordBatchReader.from_batches(ZONE_SCHEMA, read_zone_lookup(raw).to_batches())
 
-    return [raw_taxi_zone_lookup, taxi_zone_lookup, postgres_taxi_zone_lookup]
+    return [raw_taxi_zone_lookup, taxi_zone_lookup, postgres_taxi_zone_lookup, *shape_assets(warehouse_kind)]
+
+
+def shape_assets(warehouse_kind: str) -> list[AssetsDefinition]:
+    """The TLC's zone shapes: the zip in the lake (what locates yellow 2009-2010 trips), and
+    the zone table with its geometry in the warehouse and Postgres (what maps draw)."""
+    columns = TableMetadataSet(column_schema=table_schema(SHAPES_SCHEMA, SHAPES_COLUMN_DESCRIPTIONS))
+
+    @asset(
+        key=SHAPES_RAW_KEY,
+        group_name=GROUP,
+        io_manager_key="lake_io_manager",
+        metadata={LAKE_PATH_KEY: SHAPES_LAKE_PATH},
+        kinds={"zip"},
+        description="The TLC's taxi zone shapefile (misc/taxi_zones.zip) exactly as published: it "
+        "locates the yellow 2009-2010 trips, which carry coordinates instead of zone IDs.",
+        **catalog("raw", service="zones"),
+    )
+    def raw_taxi_zones(source: TaxiSourceResource) -> Output[Path]:
+        with scratch_file(".zip") as staging:
+            download = source.download(SHAPES_SOURCE_PATH, staging)
+            try:  # fail here, before the lake, if it is not the shapefile the pass can use
+                shapes = read_zone_shapes(staging, download.url)
+            except BadZoneShapes as err:
+                raise permanent(err) from None
+        wrong = ", ".join(f"OBJECTID {i} says {f}" for i, f in shapes.mislabelled) or "none"
+        return Output(staging, data_version=DataVersion(source.versioned(download.version)),
+                      metadata={"url": MetadataValue.url(download.url), "zones": len(shapes.location_ids),
+                                "LocationID field wrong (OBJECTID used)": wrong})
+
+    @asset(
+        key=AssetKey(["warehouse", "taxi_zone_shapes"]),
+        group_name=GROUP,
+        ins={"raw": AssetIn(key=SHAPES_RAW_KEY)},
+        io_manager_key="warehouse_io_manager",
+        kinds={warehouse_kind},
+        metadata=dict(columns),
+        automation_condition=follows_upstream(),
+        pool=WAREHOUSE_POOLS[warehouse_kind],
+        **catalog("warehouse", service="zones"),
+    )
+    def taxi_zone_shapes(raw: Path) -> pd.DataFrame:
+        """Warehouse table taxi_zone_shapes: each zone's polygon as WKT (WGS84), joining
+        taxi_zone_lookup and the trips on LocationID."""
+        return read_shapes_table(raw, SHAPES_LAKE_PATH).to_pandas(types_mapper=PANDAS_TYPES.get)
+
+    @asset(
+        key=AssetKey(["postgres", "taxi_zone_shapes"]),
+        group_name=GROUP,
+        ins={"raw": AssetIn(key=SHAPES_RAW_KEY)},
+        io_manager_key="postgres_io_manager",
+        kinds={"postgres"},
+        metadata={VIEW_KEY: "taxi_zone_shapes", **columns},
+        automation_condition=follows_upstream(),
+        pool=POSTGRES_POOL,
+        **catalog("postgres", service="zones"),
+    )
+    def postgres_taxi_zone_shapes(raw: Path) -> pa.RecordBatchReader:
+        """Postgres table taxi_zone_shapes in ny_taxi: each zone's polygon as WKT (WGS84);
+        `ST_GeomFromText("geometry", 4326)` makes it a PostGIS geometry."""
+        table = read_shapes_table(raw, SHAPES_LAKE_PATH)
+        return pa.RecordBatchReader.from_batches(SHAPES_SCHEMA, table.to_batches())
+
+    return [raw_taxi_zones, taxi_zone_shapes, postgres_taxi_zone_shapes]

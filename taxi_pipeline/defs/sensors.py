@@ -8,8 +8,9 @@ never downloaded again: what the seeds wanted from Prefect's `cache_key_fn`. Onc
 it also asks about every month already loaded, whatever its age, because the TLC
 re-uploads batches of old months (2025-04, 2026-03, 2026-09): a re-upload is requested,
 a month outside the window that was never loaded is never asked about nor requested (a
-backfill loads history). The zone lookup is asked about on every tick too: dim_zones, and
-so fact_trips, need it. HEAD requests run 8 at a time; a busy CDN (429/5xx) is retried
+backfill loads history). The zone lookup and the zone shapes are asked about on every tick
+too: dim_zones, and so fact_trips, need the lookup; yellow 2009-2010 are located with the
+shapes. HEAD requests run 8 at a time; a busy CDN (429/5xx) is retried
 with backoff, and a month it stays busy for is asked again on the next tick.
 
 `taxi_automation` evaluates the assets' automation conditions (automation.py): what is
@@ -37,11 +38,12 @@ from dagster import (
 )
 
 from taxi_pipeline.assets.keys import trip_asset_keys
-from taxi_pipeline.assets.zones import ZONE_KEYS, ZONE_RAW_KEY, ZONE_SOURCE_PATH
+from taxi_pipeline.assets.zones import SHAPES_KEYS, ZONE_KEYS, ZONE_SOURCE_PATH
 from taxi_pipeline.automation import LoadWindow
 from taxi_pipeline.defs.services import service_job
 from taxi_pipeline.defs.zones import zones_job
 from taxi_pipeline.environments import load_window
+from taxi_pipeline.ingest.zone_shapes import SHAPES_SOURCE_PATH
 from taxi_pipeline.materializations import stored_version
 from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.resources.alerts import AlertWebhookResource
@@ -110,12 +112,13 @@ def source_sensor(window: LoadWindow | None = None) -> SensorDefinition:
             requests.append(month_run_request(SERVICES[name], month, version))
             reasons.append(f"{name} {month} ({'new' if stored is None else 're-uploaded'}, "
                            f"{wanted[name, month]})")
-        zone_request = _zone_request(context, source)
-        if zone_request is UNANSWERED:
-            unanswered += 1
-        elif zone_request is not None:
-            requests.append(zone_request)
-            reasons.append("the zone lookup (new or re-uploaded)")
+        for what, path, keys in ZONE_FILES:
+            zone_request = _zone_request(context, source, what, path, keys)
+            if zone_request is UNANSWERED:
+                unanswered += 1
+            elif zone_request is not None:
+                requests.append(zone_request)
+                reasons.append(f"the {what} (new or re-uploaded)")
         if loaded_too and not unanswered:
             cursor["full_scan_at"] = now.isoformat()
         scope = f"window {window.describe(now)}" + (" and every month loaded before" if loaded_too else "")
@@ -159,16 +162,22 @@ def month_run_request(service: TaxiService, month: str, version: str) -> RunRequ
     )
 
 
-def _zone_request(context, source: TaxiSourceResource):
-    """A run of taxi_zones_job when the zone lookup is new or changed at the source: the
-    models' dim_zones (and so fact_trips) need it, and the TLC revises it (2024)."""
-    token = _answer(context, "zone lookup", lambda: source.version(ZONE_SOURCE_PATH))
+ZONE_FILES = [("zone lookup", ZONE_SOURCE_PATH, ZONE_KEYS), ("zone shapes", SHAPES_SOURCE_PATH, SHAPES_KEYS)]
+"""(what, source path, its assets: the raw file first) of the zone files the sensor keeps loaded."""
+
+
+def _zone_request(context, source: TaxiSourceResource, what: str, path: str, keys: list):
+    """A run of taxi_zones_job for a zone file that is new or changed at the source: the
+    lookup (the models' dim_zones, and so fact_trips, need it; the TLC revises it, 2024) or
+    the shapes (what locates yellow 2009-2010, and what maps draw)."""
+    token = _answer(context, what, lambda: source.version(path))
     if token is None or token is UNANSWERED:
         return token
     version = source.versioned(token)
-    if stored_version(context.instance, ZONE_RAW_KEY, None) == version:
+    if stored_version(context.instance, keys[0], None) == version:
         return None
-    return RunRequest(run_key=f"zones:{version}", job_name="taxi_zones_job", asset_selection=ZONE_KEYS,
+    prefix = "zones" if path == ZONE_SOURCE_PATH else "zone_shapes"  # the lookup's keys as before
+    return RunRequest(run_key=f"{prefix}:{version}", job_name="taxi_zones_job", asset_selection=keys,
                       tags={"taxi/source_version": version})
 
 

@@ -26,6 +26,8 @@ MISSING_STATUSES = (403, 404)
 """404, and 403: the official CDN's answer for a month it has not published."""
 BUSY_STATUSES = (429, 500, 502, 503, 504)
 HEAD_ATTEMPTS = 4
+TLC_ONLY_PATHS = frozenset({"misc/taxi_zones.zip"})
+"""Files the course's mirror does not have: taken from the TLC whatever the source."""
 
 
 class SourceFileMissing(Exception):
@@ -70,6 +72,9 @@ class TaxiSourceResource(ConfigurableResource):
 
     source: str = Field(default="tlc", description="tlc (official Parquet) or course (csv.gz mirror).")
     base_url: str = Field(description="Base URL of the source.")
+    tlc_base_url: str | None = Field(
+        default=None, description="Base URL of the files only the TLC publishes (the zone shapes); "
+        "unset: base_url.")
     timeout_seconds: float = Field(default=60.0, description="Socket timeout per read.")
     backoff_seconds: float = Field(default=1.0, description="First backoff of a busy HEAD request.")
 
@@ -78,6 +83,8 @@ class TaxiSourceResource(ConfigurableResource):
         return SOURCES[self.source]
 
     def url_for(self, relative_path: str) -> str:
+        if relative_path in TLC_ONLY_PATHS and self.tlc_base_url:
+            return f"{self.tlc_base_url.rstrip('/')}/{relative_path}"
         return f"{self.base_url.rstrip('/')}/{relative_path}"
 
     def month_path(self, service: TaxiService, month: str) -> str:
