@@ -54,6 +54,17 @@ class ZoneLocator:
             for dy in (-1, 0, 1):
                 cx, cy = np.clip(ix + dx, 0, n - 1), np.clip(iy + dy, 0, n - 1)
                 pairs.append((cy * n + cx) * len(self.polygons) + owner)
+        # Zones may overlap a little (slivers where neighbours' shapes disagree): a border
+        # cell lying wholly inside a zone whose own boundary is elsewhere gets that zone too,
+        # found by the zones containing the cell's centre.
+        marked = np.unique(np.concatenate(pairs) // len(self.polygons))
+        rows, columns = np.divmod(marked, n)
+        cx = self.origin[0] + (columns + 0.5) * self.step[0]
+        cy = self.origin[1] + (rows + 0.5) * self.step[1]
+        for zone, (x0, y0, x1, y1) in enumerate(shapely.bounds(self.polygons)):
+            near = np.flatnonzero((cx >= x0) & (cx <= x1) & (cy >= y0) & (cy <= y1))
+            hit = near[shapely.intersects_xy(self.polygons[zone], cx[near], cy[near])]
+            pairs.append(marked[hit] * len(self.polygons) + zone)
         pairs = np.unique(np.concatenate(pairs))  # sorted by cell, then zone (by LocationID)
         cell, zone = np.divmod(pairs, len(self.polygons))
         border_cells, first = np.unique(cell, return_index=True)
