@@ -200,7 +200,8 @@ def _taxi_env(source: str, tmp_path, http_mirror, embedded_postgres_dir, monkeyp
     data_dir = tmp_path / "data"
     monkeypatch.setenv("TAXI_DATA_DIR", str(data_dir))
     monkeypatch.setenv("TAXI_SOURCE", source)
-    monkeypatch.setenv(SOURCES[source].url_variable, http_mirror.url)
+    for each in SOURCES.values():  # the mirror serves both (the zone shapes come from the TLC's)
+        monkeypatch.setenv(each.url_variable, http_mirror.url)
     monkeypatch.delenv("TAXI_PG_HOST", raising=False)
     postgres = PostgresResource(
         embedded_data_dir=str(embedded_postgres_dir), database=f"test_{uuid.uuid4().hex[:12]}"

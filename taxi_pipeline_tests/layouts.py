@@ -125,7 +125,8 @@ def expected(canonical: pa.Table, service: TaxiService, layout: Layout) -> pa.Ta
         if not fed.get(c.name) and coordinates and all(fed.get(x) for x in coordinates):
             arrays.append(located_zones(canonical, c.name, coordinates))
         else:
-            arrays.append(canonical.column(c.name) if fed.get(c.name) else pa.nulls(canonical.num_rows, c.type))
+            column = canonical.column(c.name) if fed.get(c.name) else pa.nulls(canonical.num_rows, c.type)
+            arrays.append(column)
     arrays.append(canonical.column(SOURCE_MONTH_COLUMN))
     return pa.Table.from_arrays(arrays, schema=service.schema)
 

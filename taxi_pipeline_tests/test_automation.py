@@ -20,12 +20,13 @@ from dagster import (
 
 from taxi_pipeline.assets import freshness
 from taxi_pipeline.assets.keys import trip_asset_keys
-from taxi_pipeline.assets.zones import ZONE_KEYS, ZONE_RAW_KEY, ZONE_SOURCE_PATH
+from taxi_pipeline.assets.zones import SHAPES_KEYS, SHAPES_RAW_KEY, ZONE_KEYS, ZONE_RAW_KEY, ZONE_SOURCE_PATH
 from taxi_pipeline.automation import LoadWindow
 from taxi_pipeline.defs import sensors
 from taxi_pipeline.defs.freshness import freshness_definitions
 from taxi_pipeline.defs.transform import dbt_project, model_definitions
 from taxi_pipeline.environments import resources_for_environment
+from taxi_pipeline.ingest.zone_shapes import SHAPES_SOURCE_PATH
 from taxi_pipeline.materializations import DATA_VERSION_TAG
 from taxi_pipeline.resources.alerts import AlertWebhookResource
 from taxi_pipeline.resources.source import TaxiSourceResource
@@ -55,7 +56,7 @@ class Cdn:
                 name = self.path.rsplit("/", 1)[-1]
                 outer.asked.append(name)
                 month = name.rsplit("_", 1)[-1].split(".")[0]
-                if month > NEWEST_PUBLISHED and name != "taxi_zone_lookup.csv":
+                if month > NEWEST_PUBLISHED and name not in ("taxi_zone_lookup.csv", "taxi_zones.zip"):
                     self.send_response(403)
                     self.end_headers()
                     return
@@ -105,7 +106,8 @@ def _tick(cdn, instance, monkeypatch, now, cursor=None, window=None):
         result = sensor(context)
     for request in result.run_requests:  # named, so automation knows the run did them (sensors.py)
         job = definitions_of_jobs()[request.job_name]
-        assert set(request.asset_selection) == set(job), request
+        assert set(request.asset_selection) == set(job) or request.job_name == "taxi_zones_job", request
+        assert set(request.asset_selection) in ({*ZONE_KEYS}, {*SHAPES_KEYS}, set(job)), request
     requested = {(r.job_name.removesuffix("_taxi_job"), r.partition_key) for r in result.run_requests}
     return requested, result.cursor
 
@@ -113,7 +115,7 @@ def _tick(cdn, instance, monkeypatch, now, cursor=None, window=None):
 def definitions_of_jobs() -> dict:
     """Job name -> the asset keys it materializes."""
     keys = {f"{s}_taxi_job": list(trip_asset_keys(SERVICES[s])) for s in SERVICES}
-    return {**keys, "taxi_zones_job": ZONE_KEYS}
+    return {**keys, "taxi_zones_job": [*ZONE_KEYS, *SHAPES_KEYS]}
 
 
 def _loaded(instance, key: AssetKey, month: str, version: str | None = None) -> None:
@@ -130,9 +132,10 @@ def test_a_fresh_instance_requests_only_the_window_and_then_reuploads_of_loaded_
     window = {"2026-06", "2026-07", "2026-08", "2026-09"}
     zones = ("taxi_zones_job", None)
     assert requested == {(service, month) for service in SERVICES for month in window} | {zones}
-    assert len(cdn.asked) == 6 * len(SERVICES) + 1  # not the ~600 months since 2009
+    assert len(cdn.asked) == 6 * len(SERVICES) + 2  # not the ~600 months since 2009; the zone files
     requested.remove(zones)
     _loaded(instance, ZONE_RAW_KEY, None, cdn.source.versioned(cdn.source.version(ZONE_SOURCE_PATH)))
+    _loaded(instance, SHAPES_RAW_KEY, None, cdn.source.versioned(cdn.source.version(SHAPES_SOURCE_PATH)))
 
     # 2012-03 of yellow was loaded by a backfill; the window's months by their runs.
     _loaded(instance, YELLOW.raw, "2012-03", cdn.version("yellow", "2012-03"))
@@ -149,7 +152,7 @@ def test_a_fresh_instance_requests_only_the_window_and_then_reuploads_of_loaded_
     requested, cursor = _tick(cdn, instance, monkeypatch, week_later, cursor)
     assert requested == {("yellow", "2012-03")}
     assert "green_tripdata_2012-04.parquet" not in cdn.asked  # never asked, never requested
-    assert len(cdn.asked) == 6 * len(SERVICES) + 1 + 1  # the window, 2012-03, the zones
+    assert len(cdn.asked) == 6 * len(SERVICES) + 1 + 2  # the window, 2012-03, the zone files
 
 
 def test_the_window_can_start_at_a_month(cdn, instance, monkeypatch):

@@ -29,9 +29,10 @@ def test_a_real_month_passes_every_check_and_reconciles(taxi_env):
     checks = taxi_env.checks(result)
     assert sorted(checks) == [
         "negative_total_amount", "pickup_never_null", "pickups_in_month",
-        "rows_reconcile", "schema_is_canonical",
+        "rows_reconcile", "schema_is_canonical", "zones_located",
     ]
     assert all(c.passed for c in checks.values())
+    assert checks["zones_located"].metadata["located"].value == "no: the file has zone IDs"
     reconcile = {k: v.value for k, v in checks["rows_reconcile"].metadata.items()}
     assert set(reconcile.values()) == {22792}
     in_month = checks["pickups_in_month"].metadata

@@ -83,7 +83,9 @@ def test_the_location_has_every_check_schedule_sensor_and_resource(defs):
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     pipeline_checks = {c for c in checks if not c[0].startswith("models/")}
     # 4 per service + negative_total_amount for yellow and green + a freshness check per service
-    assert len(pipeline_checks) == 22
+    # + zones_located for yellow (2009-2010 carry coordinates)
+    assert len(pipeline_checks) == 23
+    assert ("lake/clean_yellow_trips", "zones_located") in checks
     assert ("warehouse/fhv_tripdata", "newest_month_loaded") in checks
     assert ("models/fact_trips", "not_null_fact_trips_tripid") in checks  # dbt's tests
     assert ("postgres/fhvhv_taxi_trips", "rows_reconcile") in checks

@@ -139,3 +139,33 @@ def test_a_month_tests_its_own_months_and_a_failing_dbt_test_fails_its_check(tax
     result = build_models(taxi_env, models, [AssetKey(["models", "dim_zones"])], raise_on_error=False)
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {"unique_dim_zones_locationid": False, "not_null_dim_zones_locationid": True}
+
+
+def test_a_2009_month_is_located_in_its_zones_and_its_trips_reach_the_fact_and_the_mart(tlc_env, models):
+    """Yellow 2009 carries coordinates, not zone IDs: on the embedded default the month is
+    located with the TLC's real shapes in the pass, and fact_trips and the revenue mart hold
+    its trips (before, both lost every 2009-2010 trip)."""
+    assert tlc_env.materialize("zones").success
+    result = tlc_env.materialize("yellow", "2009-01")
+    assert result.success
+    clean = next(e.materialization.metadata for e in result.get_asset_materialization_events()
+                 if e.asset_key == AssetKey(["lake", "clean_yellow_trips"]))
+    assert clean["pickups_located"].value > 0.8 * clean["rows"].value
+    assert clean["zone_shapes_version"].value.startswith("tlc:")
+    assert tlc_env.checks(result)["zones_located"].passed is False  # the sample's 1 in 11 has no point
+    assert tlc_env.materialize("green", "2019-02").success  # the models read green's table too
+    assert build_models(tlc_env, models, UPSTREAM).success
+    fact = build_models(tlc_env, models, [FACT], "2009-01")
+    assert fact.success
+    assert build_models(tlc_env, models, [REVENUE]).success
+
+    january = datetime(2009, 1, 1)
+    only_2009 = "where rn = 1 and service_type = 'Yellow' and source_month = '2009-01-01'"
+    expected = tlc_env.warehouse(INDEPENDENT_REVENUE.replace("where rn = 1", only_2009))
+    trips = sum(row[3] for row in expected)
+    assert trips > 1000
+    assert tlc_env.warehouse(f"select count(*) from {MODELS}.fact_trips where source_month = ?",
+                             [january]) == [(trips,)]
+    mart = tlc_env.warehouse(f"select sum(total_monthly_trips) from {MODELS}.dm_monthly_zone_revenue "
+                             "where service_type = 'Yellow' and revenue_month < '2009-02-01'")
+    assert mart == [(trips,)]
