@@ -78,7 +78,8 @@ def run_month(mirror: Path, month: str) -> dict:
         subprocess.run([*dagster, "-j", "taxi_zones_job"], env=env, check=True, capture_output=True)
         started = time.monotonic()
         command = [*dagster, "-j", "yellow_taxi_job", "--tags", json.dumps({"dagster/partition": month})]
-        run = subprocess.run([sys.executable, "-c", PEAK_RSS, *command], env=env, capture_output=True, text=True)
+        run = subprocess.run([sys.executable, "-c", PEAK_RSS, *command], env=env,
+                             capture_output=True, text=True)
         seconds = time.monotonic() - started
         if run.returncode:
             print(run.stdout[-3000:], run.stderr[-3000:])
