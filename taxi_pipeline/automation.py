@@ -25,7 +25,8 @@ OWNERS = ["team:data-engineering"]
 """Who answers for the assets in the catalog (Dagster's owners: a team or an email)."""
 LAYER_CODE = {
     "raw": ("taxi_pipeline.resources.source", "taxi_pipeline.cleaning", "taxi_pipeline.conform"),
-    "clean": ("taxi_pipeline.cleaning", "taxi_pipeline.conform", "taxi_pipeline.services"),
+    "clean": ("taxi_pipeline.cleaning", "taxi_pipeline.conform", "taxi_pipeline.services",
+              "taxi_pipeline.ingest.locate", "taxi_pipeline.ingest.zone_shapes"),
     "warehouse": ("taxi_pipeline.io_managers.warehouse", "taxi_pipeline.io_managers.bigquery",
                   "taxi_pipeline.io_managers.evolution", "taxi_pipeline.io_managers.streaming"),
     "postgres": ("taxi_pipeline.io_managers.postgres", "taxi_pipeline.io_managers.postgres_views",

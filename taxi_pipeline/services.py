@@ -56,6 +56,9 @@ class TaxiService:
     located_zones: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     """Zone column -> its (longitude, latitude) columns: a file with the coordinates and
     not the zone (yellow 2009-2010) gets the zone located from them (`ingest/locate.py`)."""
+    coordinate_months: tuple[str, str] | None = None
+    """First and last month whose official files carry coordinates instead of zone IDs
+    (catalogue): the months a new version of the zone shapes would locate differently."""
 
     def file_name(self, month: str, suffix: str = ".csv.gz") -> str:
         """`month` is a partition key, `YYYY-MM` (or the template `{month}`)."""
@@ -244,6 +247,7 @@ SERVICES: dict[str, TaxiService] = {
                 "PULocationID": ("pickup_longitude", "pickup_latitude"),
                 "DOLocationID": ("dropoff_longitude", "dropoff_latitude"),
             },
+            coordinate_months=("2009-01", "2010-12"),
         ),
         TaxiService(
             name="green",

@@ -12,6 +12,7 @@ import pytest
 from dagster import (
     AssetKey,
     AssetMaterialization,
+    AssetObservation,
     DagsterInstance,
     Definitions,
     build_sensor_context,
@@ -20,7 +21,14 @@ from dagster import (
 
 from taxi_pipeline.assets import freshness
 from taxi_pipeline.assets.keys import trip_asset_keys
-from taxi_pipeline.assets.zones import SHAPES_KEYS, SHAPES_RAW_KEY, ZONE_KEYS, ZONE_RAW_KEY, ZONE_SOURCE_PATH
+from taxi_pipeline.assets.zones import (
+    SHAPES_KEYS,
+    SHAPES_RAW_KEY,
+    ZONE_KEYS,
+    ZONE_RAW_KEY,
+    ZONE_SOURCE_PATH,
+    shapes_in_use_key,
+)
 from taxi_pipeline.automation import LoadWindow
 from taxi_pipeline.defs import sensors
 from taxi_pipeline.defs.freshness import freshness_definitions
@@ -163,6 +171,20 @@ def test_the_window_can_start_at_a_month(cdn, instance, monkeypatch):
         LoadWindow(since="2026-8")
 
 
+def test_new_zone_shapes_never_re_locate_a_month_by_themselves(instance, definitions):
+    requested, cursor = _requests(definitions, instance, None)
+    for month in ("2009-01", "2012-03"):
+        for key in YELLOW:
+            _loaded(instance, key, month, "tlc:v1" if key == YELLOW.raw else None)
+    _loaded(instance, SHAPES_RAW_KEY, None, "tlc:shapes-v2")
+    for month in ("2009-01", "2009-02"):  # what raw_taxi_zones observes for the months with coordinates
+        instance.report_runless_asset_event(AssetObservation(
+            shapes_in_use_key(SERVICES["yellow"]), partition=month, tags={DATA_VERSION_TAG: "tlc:shapes-v2"}))
+    requested, cursor = _requests(definitions, instance, cursor)
+    assert not any(key.startswith(("lake/clean_yellow", "warehouse/yellow", "postgres/yellow"))
+                   for key in requested), requested  # the zone tables follow; no month is re-located
+
+
 def _requests(definitions, instance, cursor) -> tuple[dict, object]:
     result = evaluate_automation_conditions(
         defs=definitions, instance=instance, cursor=cursor, evaluation_time=NOW
@@ -226,7 +248,7 @@ def test_every_asset_has_owners_layer_tags_a_code_version_and_its_pool(definitio
     assert raw.tags["service"] == "yellow" and raw.tags["source"] == "tlc"
     # Writers of one system share its pool: the DuckDB file's loads and the dbt models alike.
     pools = {key.to_user_string(): definitions.get_assets_def(key).get_op_def_for_asset_key(key).pool
-             for key in graph.get_all_asset_keys()}
+             for key in graph.get_all_asset_keys() if graph.get(key).is_executable}
     # A service-month's one step writes the DuckDB file too: it takes that pool.
     assert pools["warehouse/yellow_tripdata"] == pools["models/fact_trips"] == "duckdb_warehouse"
     assert pools["lake/raw_green_trips"] == pools["postgres/fhv_taxi_trips"] == "duckdb_warehouse"

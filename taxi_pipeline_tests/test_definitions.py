@@ -47,8 +47,10 @@ def test_each_service_has_four_assets_on_the_monthly_partitions(defs, service):
         node = graph.get(key)
         assert node.partitions_def == monthly_partitions(SERVICES[service]), key
         assert node.group_name == service
-    # raw -> clean -> (warehouse, postgres)
-    assert graph.get(keys[1]).parent_keys == {keys[0]}
+    # raw -> clean -> (warehouse, postgres); yellow's months with coordinates also read the
+    # zone shapes they are located with (per month: an external asset, assets/zones.py)
+    shapes = {AssetKey(["lake", "yellow_zone_shapes"])} if service == "yellow" else set()
+    assert graph.get(keys[1]).parent_keys == {keys[0], *shapes}
     assert graph.get(keys[2]).parent_keys == {keys[1]}
     assert graph.get(keys[3]).parent_keys == {keys[1]}
 

@@ -131,3 +131,38 @@ def test_a_foreign_table_in_the_way_stops_the_run_at_once_naming_it(taxi_env):
     assert "Postgres table public.yellow_taxi_trips exists but was not created by taxi_pipeline" in message
     assert "source_month" in message and "ALTER TABLE public.yellow_taxi_trips RENAME TO" in message
     assert taxi_env.pg("SELECT count(*) FROM yellow_taxi_trips") == [(1,)]  # untouched
+
+
+def test_new_zone_shapes_mark_only_the_months_located_with_the_old_ones_stale(tlc_env):
+    """A 2009 month is located with the shapes of its run; when the TLC publishes other
+    shapes, the UI's stale status names that month, never a month with zone IDs."""
+    from dagster import AssetsDefinition, AssetSpec, DagsterInstance
+    from dagster._core.definitions.data_version import StaleStatus
+    from dagster._utils.test.data_versions import get_stale_status_resolver
+
+    from taxi_pipeline.assets.keys import trip_asset_keys
+
+    from .definitions import assets_for
+    from .layouts import zip_zone_shapes
+
+    instance = DagsterInstance.ephemeral()
+    graph = [AssetsDefinition(specs=[a]) if isinstance(a, AssetSpec) else a
+             for a in assets_for(tlc_env.source)]
+    clean = trip_asset_keys(SERVICES["yellow"]).clean
+
+    def stale() -> dict:
+        resolver = get_stale_status_resolver(instance, graph)
+        return {m: resolver.get_status(clean, m) for m in ("2009-01", "2021-01")}
+
+    assert tlc_env.materialize("zones", instance=instance).success
+    for month in ("2009-01", "2021-01"):
+        assert tlc_env.materialize("yellow", month, instance=instance).success
+    first = instance.get_latest_materialization_event(clean).asset_materialization  # 2021-01's
+    assert "zone_shapes_version" not in first.metadata  # its file had zone IDs
+    assert stale() == {"2009-01": StaleStatus.FRESH, "2021-01": StaleStatus.FRESH}
+
+    zip_zone_shapes(tlc_env.mirror.root / "misc" / "taxi_zones.zip", "taxi_zones/")  # republished
+    assert tlc_env.materialize("zones", instance=instance).success
+    assert stale() == {"2009-01": StaleStatus.STALE, "2021-01": StaleStatus.FRESH}
+    assert tlc_env.materialize("yellow", "2009-01", instance=instance).success  # the backfill
+    assert stale() == {"2009-01": StaleStatus.FRESH, "2021-01": StaleStatus.FRESH}

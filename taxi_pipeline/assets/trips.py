@@ -6,12 +6,13 @@ subset. Its checks are evaluated by the same step. Built per service by `trip_as
 which `defs/services.py` calls with the registry's entry.
 """
 
-from dagster import AssetExecutionContext, AssetOut, AssetsDefinition, multi_asset
+from dagster import AssetExecutionContext, AssetOut, AssetsDefinition, AssetSelection, multi_asset
 
 from taxi_pipeline.assets.checks import month_check_specs
 from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.assets.month_step import month_step
 from taxi_pipeline.assets.tables import service_table_schema
+from taxi_pipeline.assets.zones import shapes_in_use_key
 from taxi_pipeline.automation import catalog, follows_upstream
 from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
@@ -30,11 +31,18 @@ def trip_assets(service: TaxiService, layout: Source, warehouse_kind: str) -> li
     keys = trip_asset_keys(service)
     tags = {"service": name, "source": layout.name}
     columns = TableMetadataSet(column_schema=service_table_schema(service))
+    # A month with coordinates depends on the zone shapes it is located with (per month, so
+    # a new version marks only those months stale); automation never re-locates for it.
+    shapes = [shapes_in_use_key(service)] if service.coordinate_months else []
+    condition = follows_upstream()
+    if shapes:
+        condition = condition.ignore(AssetSelection.assets(*shapes)).with_label("follows its upstream")
+
     def out(layer: str, io_manager_key: str, **spec) -> AssetOut:
         """The asset of `layer` (raw, clean, warehouse, postgres): its key, catalog entry,
         and automation - the raw file is driven by the source (tlc_source_sensor,
         backfills), the rest follows it. Optional: the multi-asset is subset."""
-        automation = {} if layer == "raw" else {"automation_condition": follows_upstream()}
+        automation = {} if layer == "raw" else {"automation_condition": condition}
         return AssetOut(key=getattr(keys, layer), io_manager_key=io_manager_key, is_required=False,
                         **automation, **catalog(layer, **tags), **spec)
 
@@ -76,7 +84,9 @@ def trip_assets(service: TaxiService, layout: Source, warehouse_kind: str) -> li
     @multi_asset(
         name=f"{name}_month",
         outs=outs,
-        internal_asset_deps={"clean": {keys.raw}, "warehouse": {keys.clean}, "postgres": {keys.clean}},
+        internal_asset_deps={"clean": {keys.raw, *shapes}, "warehouse": {keys.clean},
+                             "postgres": {keys.clean}},
+        deps=shapes,
         check_specs=month_check_specs(service),
         can_subset=True,
         group_name=name,

@@ -13,7 +13,18 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from dagster import AssetIn, AssetKey, AssetsDefinition, DataVersion, MetadataValue, Output, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    AssetObservation,
+    AssetsDefinition,
+    AssetSpec,
+    DataVersion,
+    MetadataValue,
+    Output,
+    asset,
+)
 
 from taxi_pipeline.assets.scratch import scratch_file
 from taxi_pipeline.assets.tables import table_schema
@@ -22,9 +33,12 @@ from taxi_pipeline.ingest.zone_shapes import SHAPES_SOURCE_PATH, BadZoneShapes, 
 from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
 from taxi_pipeline.io_managers.postgres import VIEW_KEY
-from taxi_pipeline.io_managers.warehouse import PANDAS_TYPES
+from taxi_pipeline.io_managers.warehouse import GEOGRAPHY_KEY, PANDAS_TYPES
+from taxi_pipeline.materializations import DATA_VERSION_TAG
+from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.policies import POSTGRES_POOL, WAREHOUSE_POOLS, permanent
 from taxi_pipeline.resources.source import TaxiSourceResource
+from taxi_pipeline.services import SERVICES, TaxiService
 
 ZONE_SOURCE_PATH = "misc/taxi_zone_lookup.csv"
 ZONE_SCHEMA = pa.schema(
@@ -72,6 +86,50 @@ SHAPES_COLUMN_DESCRIPTIONS = {
                 "7 decimals (about 1 cm)",
 }
 WKT_DECIMALS = 7
+
+
+def shapes_in_use_key(service: TaxiService) -> AssetKey:
+    return AssetKey(["lake", f"{service.name}_zone_shapes"])
+
+
+def shapes_in_use_specs() -> list[AssetSpec]:
+    """Per service that locates trips (yellow): an external asset, monthly like the
+    service, whose partition is the version of the zone shapes that month is located with.
+
+    Why it exists: Dagster marks a partition stale when a partition it depends on has a new
+    data version. Depending on the unpartitioned zip would mark every yellow month stale at
+    each new version of the shapes; this asset changes (is observed, by raw_taxi_zones) only
+    in the months that carry coordinates, so only those show "stale" in the UI. Nothing
+    materializes it, and no automation re-locates a month because of it."""
+    return [
+        AssetSpec(
+            shapes_in_use_key(service),
+            partitions_def=monthly_partitions(service),
+            group_name=GROUP,
+            deps=[SHAPES_RAW_KEY],
+            kinds={"zip"},
+            description=f"The version of the zone shapes each {service.name} month with coordinates "
+            f"({service.coordinate_months[0]}..{service.coordinate_months[1]}) is located with: observed "
+            "when lake/raw_taxi_zones loads a version, never for months that have zone IDs. A new version "
+            "marks exactly those months stale; re-locating them is a backfill.",
+            **catalog("raw", service="zones"),
+        )
+        for service in SERVICES.values() if service.coordinate_months
+    ]
+
+
+def _observe_shapes_in_use(context: AssetExecutionContext, version: str) -> None:
+    """The months with coordinates now locate with `version` (see shapes_in_use_specs)."""
+    for service in SERVICES.values():
+        if not service.coordinate_months:
+            continue
+        first, last = service.coordinate_months
+        months = [m for m in monthly_partitions(service).get_partition_keys() if first <= m <= last]
+        for month in months:
+            context.log_event(AssetObservation(shapes_in_use_key(service), partition=month,
+                                               tags={DATA_VERSION_TAG: version}))
+        context.log.info(f"zone shapes {version} observed for {service.name} {first}..{last} "
+                         f"({len(months)} months located with them)")
 
 
 def read_shapes_table(path: Path, label: str) -> pa.Table:
@@ -154,7 +212,7 @@ def shape_assets(warehouse_kind: str) -> list[AssetsDefinition]:
         "locates the yellow 2009-2010 trips, which carry coordinates instead of zone IDs.",
         **catalog("raw", service="zones"),
     )
-    def raw_taxi_zones(source: TaxiSourceResource) -> Output[Path]:
+    def raw_taxi_zones(context: AssetExecutionContext, source: TaxiSourceResource):
         with scratch_file(".zip") as staging:
             download = source.download(SHAPES_SOURCE_PATH, staging)
             try:  # fail here, before the lake, if it is not the shapefile the pass can use
@@ -162,9 +220,11 @@ def shape_assets(warehouse_kind: str) -> list[AssetsDefinition]:
             except BadZoneShapes as err:
                 raise permanent(err) from None
         wrong = ", ".join(f"OBJECTID {i} says {f}" for i, f in shapes.mislabelled) or "none"
-        return Output(staging, data_version=DataVersion(source.versioned(download.version)),
-                      metadata={"url": MetadataValue.url(download.url), "zones": len(shapes.location_ids),
-                                "LocationID field wrong (OBJECTID used)": wrong})
+        version = source.versioned(download.version)
+        yield Output(staging, data_version=DataVersion(version),
+                     metadata={"url": MetadataValue.url(download.url), "zones": len(shapes.location_ids),
+                               "LocationID field wrong (OBJECTID used)": wrong})
+        _observe_shapes_in_use(context, version)  # once the zip is in the lake
 
     @asset(
         key=AssetKey(["warehouse", "taxi_zone_shapes"]),
@@ -172,14 +232,14 @@ def shape_assets(warehouse_kind: str) -> list[AssetsDefinition]:
         ins={"raw": AssetIn(key=SHAPES_RAW_KEY)},
         io_manager_key="warehouse_io_manager",
         kinds={warehouse_kind},
-        metadata=dict(columns),
+        metadata={**columns, GEOGRAPHY_KEY: ["geometry"]},
         automation_condition=follows_upstream(),
         pool=WAREHOUSE_POOLS[warehouse_kind],
         **catalog("warehouse", service="zones"),
     )
     def taxi_zone_shapes(raw: Path) -> pd.DataFrame:
-        """Warehouse table taxi_zone_shapes: each zone's polygon as WKT (WGS84), joining
-        taxi_zone_lookup and the trips on LocationID."""
+        """Warehouse table taxi_zone_shapes: each zone's polygon (WGS84; WKT text in DuckDB,
+        GEOGRAPHY in BigQuery), joining taxi_zone_lookup and the trips on LocationID."""
         return read_shapes_table(raw, SHAPES_LAKE_PATH).to_pandas(types_mapper=PANDAS_TYPES.get)
 
     @asset(

@@ -10,7 +10,10 @@ from run, table and month, so a retried step finds its job instead of loading tw
 
 A table in the way (another layout, e.g. the previous release's unpartitioned table with
 upper-cased names) stops the run naming it and giving the statements that migrate it.
-The zone lookup is a DataFrame and stays on dagster-gcp-pandas.
+The zone tables are DataFrames on dagster-gcp-pandas; columns an asset names in its
+`bigquery_geography` metadata (the zone shapes' WKT `geometry`) become GEOGRAPHY: the frame
+is loaded into a staging table, and one CREATE OR REPLACE TABLE ... AS SELECT with
+ST_GEOGFROMTEXT(..., make_valid => TRUE) makes the table maps read.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from taxi_pipeline.io_managers.dagster_internals import (
 )
 from taxi_pipeline.io_managers.evolution import TableInTheWay
 from taxi_pipeline.io_managers.lake import LakeUri
-from taxi_pipeline.io_managers.warehouse import CLUSTER_BY_KEY
+from taxi_pipeline.io_managers.warehouse import CLUSTER_BY_KEY, GEOGRAPHY_KEY
 from taxi_pipeline.policies import permanent
 from taxi_pipeline.resources.gcp import GcpCredentialsResource
 
@@ -224,6 +227,26 @@ class BigQueryMonthLoadTypeHandler(DbTypeHandler[LakeUri]):
         return [LakeUri]
 
 
+class BigQueryGeographyPandasTypeHandler(BigQueryPandasTypeHandler):
+    """dagster-gcp-pandas' DataFrame handler; the asset's GEOGRAPHY_KEY columns (WKT text)
+    become GEOGRAPHY columns of the table."""
+
+    def handle_output(self, context, table_slice: TableSlice, obj, connection):
+        columns = list((context.definition_metadata or {}).get(GEOGRAPHY_KEY) or [])
+        if not columns or obj.empty:
+            return super().handle_output(context, table_slice, obj, connection)
+        target = f"{table_slice.database}.{table_slice.schema}.{table_slice.table}"
+        staging = table_slice._replace(table=f"{table_slice.table}__wkt")
+        staging_name = f"{staging.database}.{staging.schema}.{staging.table}"
+        connection.delete_table(staging_name, not_found_ok=True)  # a failed run's leftovers
+        super().handle_output(context, staging, obj, connection)
+        converted = ", ".join(f"ST_GEOGFROMTEXT({c}, make_valid => TRUE) AS {c}" for c in columns)
+        connection.query(f"CREATE OR REPLACE TABLE `{target}` AS "
+                         f"SELECT * REPLACE ({converted}) FROM `{staging_name}`").result()
+        connection.delete_table(staging_name, not_found_ok=True)
+        context.log.info(f"{target}: {', '.join(columns)} as GEOGRAPHY")
+
+
 class GcpBigQueryClient(BigQueryClient):
     """dagster-gcp's BigQuery client, with credentials from our one GCP resource and a
     dataset created in the configured location (or a clear error if it lives elsewhere)."""
@@ -266,7 +289,7 @@ class BigQueryWarehouseIOManager(BigQueryPandasIOManager):
 
     @staticmethod
     def type_handlers() -> Sequence[DbTypeHandler]:
-        return [BigQueryMonthLoadTypeHandler(), BigQueryPandasTypeHandler()]
+        return [BigQueryMonthLoadTypeHandler(), BigQueryGeographyPandasTypeHandler()]
 
     def create_io_manager(self, context) -> DbIOManager:
         return DbIOManager(

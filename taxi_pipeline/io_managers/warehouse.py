@@ -44,9 +44,11 @@ from taxi_pipeline.policies import permanent
 WAREHOUSE_SCHEMA = "trips_data_all"
 PARTITION_EXPR_KEY = "partition_expr"
 CLUSTER_BY_KEY = "cluster_by"
-"""Asset metadata for the warehouse IO managers: the month column, and the columns
-BigQuery clusters a table by (`bigquery.py`; here, so defining the assets does not import
-the Google clients where BigQuery is not used)."""
+GEOGRAPHY_KEY = "bigquery_geography"
+"""Asset metadata for the warehouse IO managers: the month column, the columns BigQuery
+clusters a table by, and the WKT (WGS84) columns of a DataFrame that BigQuery holds as
+GEOGRAPHY (DuckDB keeps them as text) (`bigquery.py`; here, so defining the assets does not
+import the Google clients where BigQuery is not used)."""
 
 PANDAS_TYPES = {
     pa.int16(): pd.Int16Dtype(),
