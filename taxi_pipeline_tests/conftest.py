@@ -338,6 +338,7 @@ def gcp_test_env(
         "TAXI_DATA_DIR": str(tmp_path / "data"),
         "TAXI_SOURCE": "course",
         "TAXI_SOURCE_URL": http_mirror.url,
+        "TAXI_TLC_URL": http_mirror.url,  # the zone shapes
         **settings,
     }
     for name, value in settings.items():
