@@ -22,7 +22,16 @@ new month per service, and a backfill per job (UI or `dagster job backfill`)
 covers a range.
 """
 
-from dagster import in_process_executor
+from dagster import DagsterInstance, DagsterRunStatus, RunRequest, RunsFilter, in_process_executor
+
+from taxi_pipeline.assets.keys import trip_asset_keys
+from taxi_pipeline.materializations import stored_version
+from taxi_pipeline.services import TaxiService
+
+SOURCE_VERSION_TAG = "taxi/source_version"
+"""The source file version a run was requested for (sensor and schedules)."""
+ON_ITS_WAY = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+              DagsterRunStatus.STARTED]
 
 RUN_EXECUTOR = in_process_executor
 
@@ -42,3 +51,33 @@ def k8s_run_tags(service: str) -> dict:
     cpu, memory, limit = K8S_RUN_SIZE[service]
     return {"dagster-k8s/config": {"container_config": {"resources": {
         "requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": limit}}}}}
+
+
+def month_run_request(service: TaxiService, month: str, version: str) -> RunRequest:
+    """A run of the service's job for `month`, keyed by the file version: never twice for one
+    version. Its assets are named, though they are the whole job: a run of a job otherwise
+    records no asset selection, and declarative automation would then take its raw file's
+    update for news and request the steps the run already did (Dagster's
+    `executed_with_root_target` reads the run's selection)."""
+    return RunRequest(
+        run_key=f"{service.name}:{month}:{version}",
+        job_name=service.job_name,
+        partition_key=month,
+        asset_selection=list(trip_asset_keys(service)),
+        tags={SOURCE_VERSION_TAG: version},
+    )
+
+
+def loaded_or_on_its_way(
+    instance: DagsterInstance, service: TaxiService, month: str, version: str
+) -> str | None:
+    """Why a month's file `version` needs no run (None when it does): its raw file was last
+    loaded at that version, or a run for that version is queued or running. The one test
+    the source sensor and the monthly schedules share, so neither requests what the other
+    loaded or is loading (their run keys are their own: Dagster keeps them per instigator)."""
+    if stored_version(instance, trip_asset_keys(service).raw, month) == version:
+        return "loaded"
+    running = instance.get_run_records(RunsFilter(
+        job_name=service.job_name, statuses=ON_ITS_WAY,
+        tags={"dagster/partition": month, SOURCE_VERSION_TAG: version}), limit=1)
+    return "being loaded" if running else None

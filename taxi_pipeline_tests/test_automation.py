@@ -15,6 +15,7 @@ from dagster import (
     AssetObservation,
     DagsterInstance,
     Definitions,
+    build_schedule_context,
     build_sensor_context,
     evaluate_automation_conditions,
 )
@@ -183,6 +184,62 @@ def test_new_zone_shapes_never_re_locate_a_month_by_themselves(instance, definit
     requested, cursor = _requests(definitions, instance, cursor)
     assert not any(key.startswith(("lake/clean_yellow", "warehouse/yellow", "postgres/yellow"))
                    for key in requested), requested  # the zone tables follow; no month is re-located
+
+
+def _schedule(service: str, cdn, instance, day: datetime):
+    from taxi_pipeline.defs.services import monthly_schedule
+
+    resources = {**resources_for_environment("local"), "source": cdn.source}  # built, never used
+    definitions = Definitions.merge(pipeline(SOURCES["tlc"]), Definitions(resources=resources))
+    repository = definitions.get_repository_def()
+    with build_schedule_context(instance=instance, scheduled_execution_time=day, repository_def=repository,
+                                resources={"source": cdn.source}) as context:
+        result = monthly_schedule(SERVICES[service]).evaluate_tick(context)
+    return [(r.partition_key, r.tags["taxi/source_version"]) for r in result.run_requests or []], result
+
+
+def test_each_monthly_schedule_requests_the_newest_published_month_once_and_never_what_the_sensor_did(
+    cdn, instance, monkeypatch, tmp_path
+):
+    from taxi_pipeline.defs.services import MONTHLY_CRON
+
+    monkeypatch.setenv("TAXI_DATA_DIR", str(tmp_path / "data"))
+    assert MONTHLY_CRON == "0 6 25 * *"
+    day = datetime(2026, 11, 25, 6, tzinfo=UTC)  # the TLC published 2026-09 between the 17th and 22nd
+    for service in SERVICES:
+        requested, _ = _schedule(service, cdn, instance, day)
+        assert requested == [("2026-09", cdn.version(service, "2026-09"))], service
+    # yellow's run loaded it: next month's tick (nothing newer published) asks for nothing
+    _loaded(instance, YELLOW.raw, "2026-09", cdn.version("yellow", "2026-09"))
+    requested, result = _schedule("yellow", cdn, instance, datetime(2026, 12, 25, 6, tzinfo=UTC))
+    assert requested == [] and "is loaded at this version" in result.skip_message
+    # ... and the source sensor does not request what the schedule loaded (the same test)
+    sensor_requested, _ = _tick(cdn, instance, monkeypatch, datetime(2026, 11, 25, 12, tzinfo=UTC))
+    assert ("yellow", "2026-09") not in sensor_requested and ("green", "2026-09") in sensor_requested
+    # A month the sensor loaded is not requested by the schedule; a re-upload is, once.
+    _loaded(instance, trip_asset_keys(SERVICES["green"]).raw, "2026-09", cdn.version("green", "2026-09"))
+    assert _schedule("green", cdn, instance, day)[0] == []
+    cdn.reupload("green", "2026-09")
+    assert _schedule("green", cdn, instance, day)[0] == [("2026-09", cdn.version("green", "2026-09"))]
+    # A run already under way for that version (the sensor's, say) is not requested again.
+    from dagster import DagsterRunStatus
+    from dagster._core.test_utils import create_run_for_test
+
+    create_run_for_test(instance, job_name="green_taxi_job", status=DagsterRunStatus.STARTED,
+                        tags={"dagster/partition": "2026-09",
+                              "taxi/source_version": cdn.version("green", "2026-09")})
+    requested, result = _schedule("green", cdn, instance, day)
+    assert requested == [] and "is being loaded" in result.skip_message
+
+
+def test_the_course_source_has_no_new_month_to_schedule(instance, http_mirror):
+    course = TaxiSourceResource(source="course", base_url=http_mirror.url)
+    from taxi_pipeline.defs.services import monthly_schedule
+
+    with build_schedule_context(instance=instance, scheduled_execution_time=NOW,
+                                resources={"source": course}) as context:
+        result = monthly_schedule(SERVICES["yellow"]).evaluate_tick(context)
+    assert not result.run_requests and "no yellow month in the last year" in result.skip_message
 
 
 def _requests(definitions, instance, cursor) -> tuple[dict, object]:

@@ -93,7 +93,13 @@ def test_the_location_has_every_check_schedule_sensor_and_resource(defs):
     assert ("postgres/fhvhv_taxi_trips", "rows_reconcile") in checks
     assert ("lake/clean_yellow_trips", "negative_total_amount") in checks
     assert ("lake/clean_fhv_trips", "negative_total_amount") not in checks
-    assert [s.name for s in defs.schedules] == ["freshness_schedule"]
+    assert sorted(s.name for s in defs.schedules) == [
+        "fhv_monthly_schedule", "fhvhv_monthly_schedule", "freshness_schedule", "green_monthly_schedule",
+        "yellow_monthly_schedule"]
+    monthly = {s.name: s for s in defs.schedules if s.name != "freshness_schedule"}
+    assert {(s.job_name, s.cron_schedule, s.execution_timezone, s.default_status.value)
+            for s in monthly.values()} == {
+        (f"{name}_taxi_job", "0 6 25 * *", "UTC", "STOPPED") for name in SERVICES}
     sensor_names = ["alert_on_run_failure", "taxi_automation", "tlc_source_sensor"]
     assert sorted(s.name for s in defs.sensors) == sensor_names
     assert set(defs.resources) == {"alerts", "dbt", "lake_io_manager", "postgres", "postgres_io_manager",

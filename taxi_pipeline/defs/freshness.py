@@ -1,9 +1,9 @@
 """The freshness checks' job and schedule: every hour when on, each service's warehouse
 table is checked against the newest month the source has published (assets/freshness.py).
 
-The one schedule in the pipeline: the source sensor requests months, declarative
-automation follows them, and this asks whether the result is what the source has. Off by
-default, like the source sensor it watches (both ask the source over the network).
+The source sensor and the monthly schedules (defs/services.py) request months,
+declarative automation follows them, and this asks whether the result is what the source
+has. Off by default, like what it watches (all ask the source over the network).
 """
 
 from dagster import (

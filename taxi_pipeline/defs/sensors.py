@@ -44,11 +44,12 @@ from taxi_pipeline.defs.services import service_job
 from taxi_pipeline.defs.zones import zones_job
 from taxi_pipeline.environments import load_window
 from taxi_pipeline.ingest.zone_shapes import SHAPES_SOURCE_PATH
+from taxi_pipeline.jobs import SOURCE_VERSION_TAG, loaded_or_on_its_way, month_run_request
 from taxi_pipeline.materializations import stored_version
 from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.resources.alerts import AlertWebhookResource
 from taxi_pipeline.resources.source import TaxiSourceResource, TransientSourceError
-from taxi_pipeline.services import SERVICES, TaxiService
+from taxi_pipeline.services import SERVICES
 
 HEAD_REQUESTS_IN_PARALLEL = 8
 LOADED_SCAN_EVERY = timedelta(days=7)
@@ -106,9 +107,9 @@ def source_sensor(window: LoadWindow | None = None) -> SensorDefinition:
                 continue
             if version is None:
                 continue  # not published (yet), or not in this source
+            if loaded_or_on_its_way(context.instance, SERVICES[name], month, version):
+                continue  # unchanged since its last download (by this sensor or a schedule)
             stored = stored_version(context.instance, trip_asset_keys(SERVICES[name]).raw, month)
-            if stored == version:
-                continue  # unchanged since its last download
             requests.append(month_run_request(SERVICES[name], month, version))
             reasons.append(f"{name} {month} ({'new' if stored is None else 're-uploaded'}, "
                            f"{wanted[name, month]})")
@@ -147,21 +148,6 @@ def _answer(context, what: str, question):
         return UNANSWERED
 
 
-def month_run_request(service: TaxiService, month: str, version: str) -> RunRequest:
-    """A run of the service's job for `month`, keyed by the file version: never twice for one
-    version. Its assets are named, though they are the whole job: a run of a job otherwise
-    records no asset selection, and declarative automation would then take its raw file's
-    update for news and request the steps the run already did (Dagster's
-    `executed_with_root_target` reads the run's selection)."""
-    return RunRequest(
-        run_key=f"{service.name}:{month}:{version}",
-        job_name=service.job_name,
-        partition_key=month,
-        asset_selection=list(trip_asset_keys(service)),
-        tags={"taxi/source_version": version},
-    )
-
-
 ZONE_FILES = [("zone lookup", ZONE_SOURCE_PATH, ZONE_KEYS), ("zone shapes", SHAPES_SOURCE_PATH, SHAPES_KEYS)]
 """(what, source path, its assets: the raw file first) of the zone files the sensor keeps loaded."""
 
@@ -178,7 +164,7 @@ def _zone_request(context, source: TaxiSourceResource, what: str, path: str, key
         return None
     prefix = "zones" if path == ZONE_SOURCE_PATH else "zone_shapes"  # the lookup's keys as before
     return RunRequest(run_key=f"{prefix}:{version}", job_name="taxi_zones_job", asset_selection=keys,
-                      tags={"taxi/source_version": version})
+                      tags={SOURCE_VERSION_TAG: version})
 
 
 def automation_sensor() -> AutomationConditionSensorDefinition:
