@@ -101,7 +101,8 @@ def test_the_models_build_in_bigquery_and_a_month_replaces_only_itself(env, mode
     # The trip tables' dataset holds only the pipeline's tables: no model went there.
     trips_dataset = f"{env.settings['GCP_PROJECT']}.{env.settings['BQ_DATASET']}"
     trips_tables = {t.table_id for t in bq.list_tables(trips_dataset)}
-    assert trips_tables == {"yellow_tripdata", "green_tripdata", "taxi_zone_lookup"}
+    # (and the zone shapes' staging table is gone)
+    assert trips_tables == {"yellow_tripdata", "green_tripdata", "taxi_zone_lookup", "taxi_zone_shapes"}
 
     # Re-running the month (insert_overwrite of its partition) changes no row.
     _build(env, models, [FACT], "2020-01")
