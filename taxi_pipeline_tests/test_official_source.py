@@ -166,3 +166,29 @@ def test_new_zone_shapes_mark_only_the_months_located_with_the_old_ones_stale(tl
     assert stale() == {"2009-01": StaleStatus.STALE, "2021-01": StaleStatus.FRESH}
     assert tlc_env.materialize("yellow", "2009-01", instance=instance).success  # the backfill
     assert stale() == {"2009-01": StaleStatus.FRESH, "2021-01": StaleStatus.FRESH}
+
+
+def test_the_zones_located_check_run_on_its_own_counts_the_stored_month(tlc_env):
+    from dagster import AssetCheckKey, AssetSelection, Definitions, define_asset_job
+
+    from taxi_pipeline.assets.keys import trip_asset_keys
+    from taxi_pipeline.partitions import monthly_partitions
+
+    from .definitions import all_checks, assets_for
+
+    assert tlc_env.materialize("zones").success
+    first = tlc_env.materialize("yellow", "2009-01")
+    key = AssetCheckKey(trip_asset_keys(SERVICES["yellow"]).clean, "zones_located")
+    job = define_asset_job("zones_located_alone", selection=AssetSelection.checks(key),
+                           partitions_def=monthly_partitions(SERVICES["yellow"]))
+    defs = Definitions(assets=assets_for(tlc_env.source), asset_checks=all_checks(tlc_env.source),
+                       jobs=[job], resources=tlc_env.resources)
+    # A checks-only job has no asset to take the partitions from: the partition as a tag.
+    alone = defs.resolve_job_def(job.name).execute_in_process(tags={"dagster/partition": "2009-01"})
+    for result in (first, alone):
+        check = tlc_env.checks(result)["zones_located"]
+        # the sample: 1,692 pickups and 1,690 dropoffs in a zone of 2,000 trips (the rest
+        # placed without a coordinate or in the ocean on purpose): 84.6% < 90%, a warning
+        assert not check.passed and check.severity.value == "WARN"
+        assert check.metadata["trip_ends"].value == 4000
+        assert check.metadata["trip_ends_located"].value == 1692 + 1690

@@ -85,10 +85,14 @@ class CleanTally:
     null_pickups: int = 0
     outside_month: int = 0
     negative_totals: int = 0
-    trip_ends_with_coordinates: int = 0
-    """Trip ends whose file gave coordinates (non-zero for located months only)."""
     trip_ends: int = 0
     trip_ends_located: int = 0
+
+    @property
+    def located_month(self) -> bool:
+        """The month's files carry coordinates, so its zones were located (registry)."""
+        months = self.service.coordinate_months
+        return bool(months) and months[0] <= f"{self.start:%Y-%m}" <= months[1]
 
     def __call__(self, batch: pa.RecordBatch | pa.Table) -> None:
         pickups = batch.column(self.service.pickup_column)
@@ -98,15 +102,13 @@ class CleanTally:
         self.outside_month += pc.sum(outside).as_py() or 0
         if TOTAL_AMOUNT in batch.schema.names:
             self.negative_totals += pc.sum(pc.less(batch.column(TOTAL_AMOUNT), 0)).as_py() or 0
-        for zone, (lon, _) in self.service.located_zones.items():
+        for zone in self.service.located_zones:
             self.trip_ends += len(pickups)
-            self.trip_ends_with_coordinates += len(pickups) - batch.column(lon).null_count
             self.trip_ends_located += pc.sum(pc.less(batch.column(zone), UNKNOWN_ZONE)).as_py() or 0
 
     def read(self, clean: Path) -> CleanTally:
         """Tally a stored month, its needed columns a row group at a time."""
-        located = [c for pair in self.service.located_zones.items() for c in (pair[0], pair[1][0])]
-        columns = [c for c in (self.service.pickup_column, TOTAL_AMOUNT, *located)
+        columns = [c for c in (self.service.pickup_column, TOTAL_AMOUNT, *self.service.located_zones)
                    if c in self.service.schema.names]
         for batch in pq.ParquetFile(clean, pre_buffer=False).iter_batches(columns=columns):
             self(batch)
@@ -153,7 +155,7 @@ def reconcile_result(service: TaxiService, counts: dict[str, int | None]) -> Ass
 def _located(tally: CleanTally) -> dict:
     """WARN when a month located from coordinates put too few trip ends in a zone; a month
     whose file had zone IDs has nothing to locate and passes."""
-    if not tally.trip_ends_with_coordinates:
+    if not tally.located_month:
         return dict(passed=True, metadata={"located": "no: the file has zone IDs"})
     share = tally.trip_ends_located / tally.trip_ends if tally.trip_ends else 0.0
     return dict(passed=share >= ZONES_LOCATED_WARN_SHARE, severity=AssetCheckSeverity.WARN,
