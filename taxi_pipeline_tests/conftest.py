@@ -435,6 +435,7 @@ concurrency:
         "TAXI_DATA_DIR": str(tmp_path / "data"),
         "TAXI_SOURCE": "course",
         "TAXI_SOURCE_URL": http_mirror.url,
+        "TAXI_TLC_URL": http_mirror.url,  # the zone shapes come from the TLC's base
         "TAXI_PG_HOST": str(socket_dir),
         "TAXI_PG_DB": data_db,
         "VIRTUAL_ENV": str(Path(sys.executable).parent.parent),  # the project's venv, as if activated

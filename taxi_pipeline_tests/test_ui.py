@@ -133,3 +133,39 @@ def _settle(page) -> None:
     skip = page.get_by_role("button", name="Skip")
     if skip.count():
         skip.click()
+
+
+def _execute(env: dict, job: str, month: str | None = None) -> None:
+    tags = ["--tags", f'{{"dagster/partition": "{month}"}}'] if month else []
+    subprocess.run([str(Path(sys.executable).with_name("dagster")), "job", "execute", "-m",
+                    "taxi_pipeline.definitions", "-j", job, *tags], cwd=REPO, env=env, check=True,
+                   capture_output=True)
+
+
+def test_new_zone_shapes_show_the_month_located_with_the_old_ones_stale(dagster_dev, browser, http_mirror):
+    """Yellow 2009-01 is located with the shapes of its run; the TLC republishes the shapes:
+    the UI shows that month stale, naming the shapes, and a 2021 month not."""
+    from .layouts import zip_zone_shapes
+
+    url, env, tmp_path = dagster_dev
+    tlc = {**env, "TAXI_SOURCE": "tlc"}
+    _execute(tlc, "taxi_zones_job")
+    for month in ("2009-01", "2021-01"):
+        _execute(tlc, "yellow_taxi_job", month)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _dismiss_first_visit_dialog(page)
+
+    def partition_text(month: str) -> str:
+        page.goto(f"{url}/assets/lake/clean_yellow_trips?view=partitions&partition={month}")
+        page.wait_for_load_state("networkidle")  # (the Skip dialog: the handler closes it)
+        page.get_by_text("pickups_located" if month < "2011" else "rows", exact=True).first.wait_for()
+        return page.inner_text("body")
+
+    assert "Unsynced" not in partition_text("2009-01")
+    zip_zone_shapes(http_mirror.root / "misc" / "taxi_zones.zip", "taxi_zones/")  # republished
+    _execute(tlc, "taxi_zones_job")
+    text = partition_text("2009-01")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui_stale_located_month.png"))
+    assert "Unsynced" in text, text[:3000]
+    assert "Unsynced" not in partition_text("2021-01")
