@@ -1,6 +1,7 @@
 """The UI, as a user drives it: Debian's chromium (through Playwright) opens `dagster dev`,
 finds the yellow job's asset graph, launches one month by clicking, and sees it succeed.
-A screenshot of the finished run is saved to test-artifacts/.
+A screenshot of the finished run is saved to test-artifacts/. A second test shows a yellow
+2009 month "Unsynced" once the TLC republishes the zone shapes it was located with.
 
 With TAXI_UI_SCREENSHOTS=docs (a folder under the repository) the test also loads three
 more months and saves the pictures the README shows: the global asset graph, a partition
