@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-from dagster import AutomationCondition
+from dagster import AssetSelection, AutomationCondition
 
 from taxi_pipeline.partitions import months_back
 
@@ -78,15 +78,18 @@ def _when_inputs_settle(trigger: AutomationCondition, inputs_ready: AutomationCo
     ).with_label(label)
 
 
-def follows_upstream() -> AutomationCondition:
+def follows_upstream(ignore: AssetSelection | None = None) -> AutomationCondition:
     """Dagster's `eager()` without its latest-time-window limit: a partition whose upstream
     partition was updated (a re-uploaded 2012 month too) is materialized once nothing it
-    reads is missing or running. Not for never-loaded months: nothing upstream changed."""
-    return _when_inputs_settle(
+    reads is missing or running. Not for never-loaded months: nothing upstream changed.
+    Dependencies in `ignore` neither start nor hold it (the zone shapes a month is located
+    with: re-locating is a backfill)."""
+    condition = _when_inputs_settle(
         AutomationCondition.any_deps_updated(),
         ~AutomationCondition.any_deps_missing(),
         "follows its upstream",
     )
+    return condition if ignore is None else condition.ignore(ignore).with_label(condition.get_label())
 
 
 def aggregates_upstream() -> AutomationCondition:

@@ -73,6 +73,7 @@ def month_step(context: AssetExecutionContext, service: TaxiService, layout: Sou
     start, end = month_window(month)
     tally = CleanTally(service, start, end)
     raw_rows = clean_rows = None
+    shapes_used: dict[str, str | None] = {}  # the zone shapes' version, if the pass located trips
     timeline: dict[str, float] = {}  # when each part of the step ran (epoch s), as metadata
 
     loads: dict[str, MonthLoad] = {}
@@ -99,7 +100,7 @@ def month_step(context: AssetExecutionContext, service: TaxiService, layout: Sou
             timeline["pass_started"] = time.time()
             result = _permanent_on_bad_input(
                 write_clean_parquet, raw, clean, service, month_start(month), label, consumers, origin,
-                _zone_locator(context, label) if service.located_zones else None)
+                _zone_locator(context, label, shapes_used) if service.located_zones else None)
             timeline["pass_finished"] = time.time()
             # Every row in every load's transaction before anything lands anywhere: a value
             # one target rejects (a NUL byte in Postgres text) keeps the month out of all.
@@ -114,9 +115,8 @@ def month_step(context: AssetExecutionContext, service: TaxiService, layout: Sou
             if clean:
                 written = pq.ParquetFile(clean)  # its footer: the schema and rows stored
                 stored_schema, clean_rows = written.schema_arrow, written.metadata.num_rows
-                shapes = _shapes_version(context) if result.located else None
                 yield Output(clean, "clean", metadata={
-                    **_clean_metadata(service, clean, result, shapes),
+                    **_clean_metadata(service, clean, result, shapes_used.get("version")),
                     "timeline": MetadataValue.json(timeline)})
                 context.log.info(f"{label}: {result.rows} rows cast to the {service.name} schema")
 
@@ -170,15 +170,14 @@ def _open_loads(
     return loads
 
 
-def _shapes_version(context) -> str | None:
-    return stored_version(context.instance, SHAPES_RAW_KEY, None)
-
-
-def _zone_locator(context, label: str):
+def _zone_locator(context, label: str, shapes_used: dict):
     """Builds the locator of the zone shapes in the lake, for a file with coordinates
-    instead of zone IDs (yellow 2009-2010); only called for such a file."""
+    instead of zone IDs (yellow 2009-2010); only called for such a file. Their version goes
+    into `shapes_used`, read before the zip: a newer zip landing meanwhile leaves the month
+    looking stale (a needless re-locate), never fresh with old shapes."""
 
     def build():
+        shapes_used["version"] = stored_version(context.instance, SHAPES_RAW_KEY, None)
         lake = context.resources.lake_io_manager
         try:
             path = lake.fetch(SHAPES_LAKE_PATH)
@@ -193,7 +192,7 @@ def _zone_locator(context, label: str):
         except BadZoneShapes as err:
             raise BadTripFile(f"{label}: cannot locate its trips: {err}") from None
         context.log.info(f"{label}: locating trips in {len(locator.location_ids)} zones "
-                         f"(zone shapes {_shapes_version(context)}, "
+                         f"(zone shapes {shapes_used['version']}, "
                          f"grid built in {time.monotonic() - started:.2f} s)")
         return locator
 

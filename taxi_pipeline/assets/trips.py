@@ -34,9 +34,7 @@ def trip_assets(service: TaxiService, layout: Source, warehouse_kind: str) -> li
     # A month with coordinates depends on the zone shapes it is located with (per month, so
     # a new version marks only those months stale); automation never re-locates for it.
     shapes = [shapes_in_use_key(service)] if service.coordinate_months else []
-    condition = follows_upstream()
-    if shapes:
-        condition = condition.ignore(AssetSelection.assets(*shapes)).with_label("follows its upstream")
+    condition = follows_upstream(AssetSelection.assets(*shapes) if shapes else None)
 
     def out(layer: str, io_manager_key: str, **spec) -> AssetOut:
         """The asset of `layer` (raw, clean, warehouse, postgres): its key, catalog entry,

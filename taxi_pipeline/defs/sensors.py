@@ -107,14 +107,14 @@ def source_sensor(window: LoadWindow | None = None) -> SensorDefinition:
                 continue
             if version is None:
                 continue  # not published (yet), or not in this source
-            if loaded_or_on_its_way(context.instance, SERVICES[name], month, version):
-                continue  # unchanged since its last download (by this sensor or a schedule)
             stored = stored_version(context.instance, trip_asset_keys(SERVICES[name]).raw, month)
+            if loaded_or_on_its_way(context.instance, SERVICES[name], month, version, stored):
+                continue  # unchanged since its last download (by this sensor or a schedule)
             requests.append(month_run_request(SERVICES[name], month, version))
             reasons.append(f"{name} {month} ({'new' if stored is None else 're-uploaded'}, "
                            f"{wanted[name, month]})")
-        for what, path, keys in ZONE_FILES:
-            zone_request = _zone_request(context, source, what, path, keys)
+        for what, path, keys, run_key in ZONE_FILES:
+            zone_request = _zone_request(context, source, what, path, keys, run_key)
             if zone_request is UNANSWERED:
                 unanswered += 1
             elif zone_request is not None:
@@ -148,11 +148,15 @@ def _answer(context, what: str, question):
         return UNANSWERED
 
 
-ZONE_FILES = [("zone lookup", ZONE_SOURCE_PATH, ZONE_KEYS), ("zone shapes", SHAPES_SOURCE_PATH, SHAPES_KEYS)]
-"""(what, source path, its assets: the raw file first) of the zone files the sensor keeps loaded."""
+ZONE_FILES = [
+    ("zone lookup", ZONE_SOURCE_PATH, ZONE_KEYS, "zones"),
+    ("zone shapes", SHAPES_SOURCE_PATH, SHAPES_KEYS, "zone_shapes"),
+]
+"""(what, source path, its assets - the raw file first -, run key prefix) of the zone files
+the sensor keeps loaded (the lookup's run keys are the ones it always had)."""
 
 
-def _zone_request(context, source: TaxiSourceResource, what: str, path: str, keys: list):
+def _zone_request(context, source: TaxiSourceResource, what: str, path: str, keys: list, run_key: str):
     """A run of taxi_zones_job for a zone file that is new or changed at the source: the
     lookup (the models' dim_zones, and so fact_trips, need it; the TLC revises it, 2024) or
     the shapes (what locates yellow 2009-2010, and what maps draw)."""
@@ -162,8 +166,7 @@ def _zone_request(context, source: TaxiSourceResource, what: str, path: str, key
     version = source.versioned(token)
     if stored_version(context.instance, keys[0], None) == version:
         return None
-    prefix = "zones" if path == ZONE_SOURCE_PATH else "zone_shapes"  # the lookup's keys as before
-    return RunRequest(run_key=f"{prefix}:{version}", job_name="taxi_zones_job", asset_selection=keys,
+    return RunRequest(run_key=f"{run_key}:{version}", job_name="taxi_zones_job", asset_selection=keys,
                       tags={SOURCE_VERSION_TAG: version})
 
 
