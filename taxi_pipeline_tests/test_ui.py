@@ -84,23 +84,7 @@ README_MONTHS = ("2019-03", "2020-01", "2021-01")  # 8, 999 and 22,792 rows: the
 
 def _save_readme_pictures(page, url: str, env: dict, folder: Path) -> None:
     for month in README_MONTHS:
-        subprocess.run(
-            [
-                str(Path(sys.executable).with_name("dagster")),
-                "job",
-                "execute",
-                "-m",
-                "taxi_pipeline.definitions",
-                "-j",
-                "yellow_taxi_job",
-                "--tags",
-                f'{{"dagster/partition": "{month}"}}',
-            ],
-            cwd=REPO,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        _execute(env, "yellow_taxi_job", month)
     folder.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": 1600, "height": 1000})
 
