@@ -3,10 +3,12 @@
 - Retries: transient failures (a dropped connection, HTTP 5xx, a database or warehouse
   hiccup) are retried with exponential backoff and jitter. Permanent ones (a 404, a
   corrupt file, bad data) raise `Failure(allow_retries=False)` and fail at once.
-- Backfills: one run per month (`multi_run(1)`). Every IO manager replaces exactly one
-  month, a month is the unit a learner re-runs, and a failed month must not hold back
-  the others. The price: `dg launch --partition-range` (which needs single-run assets)
-  is not available; backfill ranges from the UI, GraphQL or `dagster job backfill`.
+- Backfills: several months per run (`backfill_policy`), as many of the service's recent
+  months as make about `ROWS_PER_RUN` rows, 1 to 12: a run's start-up (~4.7 s) is paid
+  once for them, while each month is still loaded, committed, reported and failed on its
+  own (`assets/month_range.py`). Sensors, schedules and automation request one month.
+  `dg launch --partition-range` needs single-run assets and is not available; backfill
+  ranges from the UI, GraphQL or `dagster job backfill`.
 - Concurrency: the steps that touch a shared system share a pool (POOL_LIMITS), so a
   backfill with 4 runs at once holds by construction, not by luck: the DuckDB file (one
   writer per file: DuckDB's own rule, so its pool is 1, the months' steps and dbt's
@@ -21,11 +23,27 @@ import warnings
 
 from dagster import BackfillPolicy, Backoff, BetaWarning, Failure, Jitter, RetryPolicy
 
+from taxi_pipeline.services import TaxiService
+
 # `backfill_policy` on @asset is beta in Dagster 1.13; we depend on it knowingly.
 warnings.filterwarnings("ignore", category=BetaWarning, message="Parameter `backfill_policy`")
 
 TRANSIENT_RETRY = RetryPolicy(max_retries=4, delay=1, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
-ONE_MONTH_PER_RUN = BackfillPolicy.multi_run(max_partitions_per_run=1)
+ROWS_PER_RUN = 24_000_000
+"""About one large fhvhv month, a minute of work here: a run's months add up to about this
+many rows at their recent size, so a run of small months amortises its start-up and a
+large month is never batched behind others (fhvhv: one month per run)."""
+MAX_MONTHS_PER_RUN = 12
+
+
+def months_per_run(service: TaxiService) -> int:
+    """yellow 6, green 12, fhv 12, fhvhv 1 (the registry's `recent_month_rows`)."""
+    return max(1, min(MAX_MONTHS_PER_RUN, ROWS_PER_RUN // max(service.recent_month_rows, 1)))
+
+
+def backfill_policy(service: TaxiService) -> BackfillPolicy:
+    return BackfillPolicy.multi_run(max_partitions_per_run=months_per_run(service))
+
 DUCKDB_POOL = "duckdb_warehouse"
 POSTGRES_POOL = "postgres_copy"
 BIGQUERY_POOL = "bigquery_loads"

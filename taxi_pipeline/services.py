@@ -59,6 +59,10 @@ class TaxiService:
     coordinate_months: tuple[str, str] | None = None
     """First and last month whose official files carry coordinates instead of zone IDs
     (catalogue): the months a new version of the zone shapes would locate differently."""
+    recent_month_rows: int = 0
+    """Rows of the service's largest month since 2021 (catalogue, official files): the
+    size a backfill's months usually have, from which a run's number of months follows
+    (`policies.backfill_policy`)."""
 
     def file_name(self, month: str, suffix: str = ".csv.gz") -> str:
         """`month` is a partition key, `YYYY-MM` (or the template `{month}`)."""
@@ -186,6 +190,7 @@ SERVICES: dict[str, TaxiService] = {
         TaxiService(
             name="yellow",
             first_month="2009-01",
+            recent_month_rows=3_723_833,
             pickup_column="tpep_pickup_datetime",
             dropoff_column="tpep_dropoff_datetime",
             columns=(
@@ -252,6 +257,7 @@ SERVICES: dict[str, TaxiService] = {
         TaxiService(
             name="green",
             first_month="2014-01",
+            recent_month_rows=110_891,
             pickup_column="lpep_pickup_datetime",
             dropoff_column="lpep_dropoff_datetime",
             columns=(
@@ -283,6 +289,7 @@ SERVICES: dict[str, TaxiService] = {
         TaxiService(
             name="fhv",
             first_month="2015-01",
+            recent_month_rows=1_628_438,
             pickup_column="pickup_datetime",
             dropoff_column="dropoff_datetime",  # dropOff_datetime in the files
             columns=(
@@ -298,6 +305,7 @@ SERVICES: dict[str, TaxiService] = {
         TaxiService(
             name="fhvhv",
             first_month="2019-02",
+            recent_month_rows=21_280_788,
             pickup_column="pickup_datetime",
             dropoff_column="dropoff_datetime",
             columns=(

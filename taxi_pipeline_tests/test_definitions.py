@@ -100,7 +100,7 @@ def test_the_location_has_every_check_schedule_sensor_and_resource(defs):
     assert {(s.job_name, s.cron_schedule, s.execution_timezone, s.default_status.value)
             for s in monthly.values()} == {
         (f"{name}_taxi_job", "0 6 25 * *", "UTC", "STOPPED") for name in SERVICES}
-    sensor_names = ["alert_on_run_failure", "taxi_automation", "tlc_source_sensor"]
+    sensor_names = ["alert_on_run_failure", "taxi_automation", "taxi_month_automation", "tlc_source_sensor"]
     assert sorted(s.name for s in defs.sensors) == sensor_names
     assert set(defs.resources) == {"alerts", "dbt", "lake_io_manager", "postgres", "postgres_io_manager",
                                    "source", "warehouse", "warehouse_io_manager"}

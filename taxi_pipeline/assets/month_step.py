@@ -58,13 +58,12 @@ PASSENGER_COUNT = "passenger_count"
 _PERMANENT = (SourceMonthUnavailable, SourceFileMissing, SourceFileCorrupt, BadTripFile)
 
 
-def month_step(context: AssetExecutionContext, service: TaxiService, layout: Source) -> Iterator:
-    """The outputs and check results of the month's selected assets, in the order their
-    IO managers store or commit them."""
+def month_step(context: AssetExecutionContext, service: TaxiService, layout: Source, month: str) -> Iterator:
+    """The outputs and check results of `month`'s selected assets, in the order their IO
+    managers store or commit them (a run of several months: `month_range.py`)."""
     source: TaxiSourceResource = context.resources.source
     warehouse: WarehouseResource = context.resources.warehouse
     postgres: PostgresResource = context.resources.postgres
-    month = context.partition_key
     selected = set(context.selected_output_names)
     checks = {key.name for key in context.selected_asset_check_keys}
     lake = context.resources.lake_io_manager

@@ -1,8 +1,8 @@
 """A service's four monthly assets: raw file → clean parquet → warehouse → Postgres.
 
 Four assets in the catalog, made by one step per month (`month_step.py`: one pass over the
-file, the loads streaming beside it), and re-runnable one by one: the multi-asset can be
-subset. Its checks are evaluated by the same step. Built per service by `trip_assets`,
+file, the loads streaming beside it; a backfill's run takes several months, one after
+another: `month_range.py`), and re-runnable one by one: the multi-asset can be subset. Its checks are evaluated by the same step. Built per service by `trip_assets`,
 which `defs/services.py` calls with the registry's entry.
 """
 
@@ -10,7 +10,7 @@ from dagster import AssetExecutionContext, AssetOut, AssetsDefinition, AssetSele
 
 from taxi_pipeline.assets.checks import month_check_specs
 from taxi_pipeline.assets.keys import trip_asset_keys
-from taxi_pipeline.assets.month_step import month_step
+from taxi_pipeline.assets.month_range import months_step
 from taxi_pipeline.assets.tables import service_table_schema
 from taxi_pipeline.assets.zones import shapes_in_use_key
 from taxi_pipeline.automation import catalog, follows_upstream
@@ -19,7 +19,7 @@ from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
 from taxi_pipeline.io_managers.postgres import PICKUP_COLUMN_KEY, SOURCE_FILE_KEY, VIEW_KEY
 from taxi_pipeline.io_managers.warehouse import CLUSTER_BY_KEY, PARTITION_EXPR_KEY
 from taxi_pipeline.partitions import monthly_partitions
-from taxi_pipeline.policies import MONTH_POOLS, ONE_MONTH_PER_RUN, TRANSIENT_RETRY
+from taxi_pipeline.policies import MONTH_POOLS, TRANSIENT_RETRY, backfill_policy
 from taxi_pipeline.services import SOURCE_MONTH_COLUMN, TaxiService
 from taxi_pipeline.sources import Source
 
@@ -89,7 +89,7 @@ def trip_assets(service: TaxiService, layout: Source, warehouse_kind: str) -> li
         can_subset=True,
         group_name=name,
         partitions_def=monthly_partitions(service),
-        backfill_policy=ONE_MONTH_PER_RUN,
+        backfill_policy=backfill_policy(service),
         retry_policy=TRANSIENT_RETRY,
         pool=MONTH_POOLS[warehouse_kind],
         # The source, the read-side resources, and the IO managers whose loads the step streams.
@@ -97,7 +97,8 @@ def trip_assets(service: TaxiService, layout: Source, warehouse_kind: str) -> li
                                 "lake_io_manager", "warehouse_io_manager", "postgres_io_manager"},
     )
     def month_assets(context: AssetExecutionContext):
-        """A month of the service: download, one pass over the file, the loads beside it."""
-        yield from month_step(context, service, layout)
+        """The run's months of the service, one after another: download, one pass over the
+        file, the loads beside it."""
+        yield from months_step(context, service, layout)
 
     return [month_assets]

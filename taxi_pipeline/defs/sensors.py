@@ -14,7 +14,10 @@ shapes. HEAD requests run 8 at a time; a busy CDN (429/5xx) is retried
 with backoff, and a month it stays busy for is asked again on the next tick.
 
 `taxi_automation` evaluates the assets' automation conditions (automation.py): what is
-downstream of a raw file follows its month, the dbt models included.
+downstream of a raw file follows its month, the dbt models included. The service months'
+own steps are evaluated by `taxi_month_automation`, which requests one run per month (a
+backfill of their months would batch several per run: `policies.backfill_policy`); the
+models' requests become one backfill, so a range of `fact_trips` is one dbt call.
 """
 
 import json
@@ -170,17 +173,30 @@ def _zone_request(context, source: TaxiSourceResource, what: str, path: str, key
                       tags={SOURCE_VERSION_TAG: version})
 
 
-def automation_sensor() -> AutomationConditionSensorDefinition:
-    """`taxi_automation` (on by default): materializes what follows a changed month. It
-    only reacts to what was loaded (by the source sensor, a backfill or by hand), so it
-    downloads nothing by itself."""
-    return AutomationConditionSensorDefinition(
-        "taxi_automation",
-        target=AssetSelection.all(),
-        default_status=DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=30,
-        description="Declarative automation: assets downstream of a raw file follow its months.",
-    )
+def automation_sensors() -> list[AutomationConditionSensorDefinition]:
+    """`taxi_automation` and `taxi_month_automation` (on by default): materialize what
+    follows a changed month. They only react to what was loaded (by the source sensor, a
+    schedule, a backfill or by hand), so they download nothing by themselves."""
+    months = AssetSelection.groups(*SERVICES)
+    return [
+        AutomationConditionSensorDefinition(
+            "taxi_automation",
+            target=AssetSelection.all() - months,
+            default_status=DefaultSensorStatus.RUNNING,
+            minimum_interval_seconds=30,
+            description="Declarative automation: the zones' tables and the dbt models follow their "
+            "inputs (several months of a model: one backfill, one dbt call).",
+        ),
+        AutomationConditionSensorDefinition(
+            "taxi_month_automation",
+            target=months,
+            default_status=DefaultSensorStatus.RUNNING,
+            minimum_interval_seconds=30,
+            emit_backfills=False,
+            description="Declarative automation: a month's clean file and tables follow its raw file "
+            "(one run per month).",
+        ),
+    ]
 
 
 def failure_alert_sensor() -> SensorDefinition:
@@ -211,4 +227,4 @@ def failure_alert_sensor() -> SensorDefinition:
 
 @definitions
 def defs() -> Definitions:
-    return Definitions(sensors=[source_sensor(), automation_sensor(), failure_alert_sensor()])
+    return Definitions(sensors=[source_sensor(), *automation_sensors(), failure_alert_sensor()])
