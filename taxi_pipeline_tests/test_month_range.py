@@ -77,7 +77,8 @@ def test_a_range_loads_each_month_alone_and_a_bad_month_fails_alone(taxi_env):
     evaluations = [e for e in result.get_asset_check_evaluations() if e.check_name == "rows_reconcile"]
     assert sorted(e.partition for e in evaluations) == good
     assert all(e.passed and e.target_materialization_data for e in evaluations)
-    graph = [AssetsDefinition(specs=[a]) if isinstance(a, AssetSpec) else a for a in assets_for(taxi_env.source)]
+    graph = [AssetsDefinition(specs=[a]) if isinstance(a, AssetSpec) else a
+             for a in assets_for(taxi_env.source)]
     resolver = get_stale_status_resolver(instance, graph)
     assert {m: resolver.get_status(keys.postgres, m) for m in good} == dict.fromkeys(good, StaleStatus.FRESH)
 

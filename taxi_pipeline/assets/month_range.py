@@ -36,7 +36,6 @@ from dagster import (
     OutputContext,
 )
 
-from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.assets.month_step import month_step
 from taxi_pipeline.io_managers.dagster_internals import (
     BACKFILL_ID_TAG,

@@ -1,8 +1,9 @@
 """A service's four monthly assets: raw file → clean parquet → warehouse → Postgres.
 
-Four assets in the catalog, made by one step per month (`month_step.py`: one pass over the
-file, the loads streaming beside it; a backfill's run takes several months, one after
-another: `month_range.py`), and re-runnable one by one: the multi-asset can be subset. Its checks are evaluated by the same step. Built per service by `trip_assets`,
+Four assets in the catalog, made by one step per month (`month_step.py`: one pass over
+the file, the loads streaming beside it; a backfill's run takes several months, one
+after another: `month_range.py`), and re-runnable one by one: the multi-asset can be
+subset. Its checks are evaluated by the same step. Built per service by `trip_assets`,
 which `defs/services.py` calls with the registry's entry.
 """
 
