@@ -56,6 +56,24 @@ def test_two_months_of_two_services_land_in_gcs_and_bigquery(gcp_env, tmp_path):
     assert "clean/green/green_tripdata_2019-01.parquet" in names
 
 
+def test_a_backfill_run_of_three_months_loads_each_into_gcs_bigquery_and_postgres(gcp_env):
+    """A backfill's run of several months (month_range.py) on GCP: each month stored in
+    GCS and loaded into its BigQuery partition on its own, and reconciled on its own."""
+    months = ["2019-01", "2019-02", "2019-03"]
+    tags = {"dagster/asset_partition_range_start": months[0], "dagster/asset_partition_range_end": months[-1]}
+
+    result = gcp_env.materialize("green", tags=tags)
+
+    reconciled = [e for e in result.get_asset_check_evaluations() if e.check_name == "rows_reconcile"]
+    assert sorted(e.partition for e in reconciled if e.passed) == months
+    bucket = gcp_env.bucket()
+    for month in months:
+        rows = gcp_env.mirror.rows("green", month)
+        assert bucket.blob(SERVICES["green"].clean_path(month)).exists()
+        assert gcp_env.bq_month("green", month) == rows
+        assert gcp_env.pg_month("green", month) == (rows,)
+
+
 def test_rematerializing_a_month_leaves_bigquery_counts_unchanged(gcp_env):
     for month in ("2020-01", "2021-01"):
         assert gcp_env.materialize("yellow", month).success
