@@ -6,6 +6,7 @@ import gzip
 from dagster import AssetRecordsFilter, AssetsDefinition, AssetSpec, DagsterInstance
 
 from taxi_pipeline.assets.keys import trip_asset_keys
+from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.services import SERVICES
 
 from .conftest import data_file
@@ -81,6 +82,11 @@ def test_a_range_loads_each_month_alone_and_a_bad_month_fails_alone(taxi_env):
              for a in assets_for(taxi_env.source)]
     resolver = get_stale_status_resolver(instance, graph)
     assert {m: resolver.get_status(keys.postgres, m) for m in good} == dict.fromkeys(good, StaleStatus.FRESH)
+
+    # The UI's partition grid: the good months materialized, the bad one failed.
+    statuses = instance.get_status_by_partition(keys.postgres, MONTHS, monthly_partitions(green))
+    assert {m: s.value for m, s in statuses.items()} == {
+        **dict.fromkeys(good, "MATERIALIZED"), BAD: "FAILED"}
 
     # The failed month, re-run on its own once its file is right, loads; the others stay.
     taxi_env.mirror.put("green", BAD, good_file)
