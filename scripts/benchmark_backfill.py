@@ -46,9 +46,10 @@ def months(count: int, first: str = FIRST) -> list[str]:
     return keys
 
 
-def build_mirror(root: Path, keys: list[str], services: list[str]) -> dict[tuple[str, str], int]:
+def build_mirror(root: Path, keys: list[str], services: list[str], scale: int = 1) -> dict[tuple[str, str], int]:
     """`root/trip-data/{service}_tripdata_{month}.parquet` for every month: the template's
-    rows with every timestamp moved by the months between them. Returns the rows per file."""
+    rows (`scale` times over) with every timestamp moved by the months between them.
+    Returns the rows per file."""
     sample = REPO / "taxi_pipeline" / "sample_mirror" / "trip-data"
     (root / "trip-data").mkdir(parents=True)
     rows = {}
@@ -63,7 +64,7 @@ def build_mirror(root: Path, keys: list[str], services: list[str]) -> dict[tuple
             shift = f"to_days(cast(date '{key}-01' - date '{origin}-01' as integer))"
             moved = ", ".join(f'"{c}" + {shift} as "{c}"' for c in stamps)
             target = root / "trip-data" / f"{service}_tripdata_{key}.parquet"
-            con.execute(f"copy (select * replace ({moved}) from read_parquet('{path}')) "
+            con.execute(f"copy (select * exclude (range) replace ({moved}) from read_parquet('{path}'), range({scale})) "
                         f"to '{target}' (format parquet)")
             rows[service, key] = con.execute(f"select count(*) from read_parquet('{target}')").fetchone()[0]
     return rows
@@ -76,11 +77,15 @@ def main() -> None:
     parser.add_argument("--service", action="append", choices=list(TEMPLATES),
                         help="a service to backfill; repeatable (default: all four)")
     parser.add_argument("--keep", type=Path, help="work folder to keep (default: a temporary one)")
+    parser.add_argument("--scale", type=int, default=1, help="each month holds the template's rows this many times")
+    parser.add_argument("--launch", choices=["asset", "job"], default="asset",
+                        help="asset: one asset backfill per service (python -m taxi_pipeline.backfills, "
+                        "runs as the backfill policy says); job: `dagster job backfill` (one run per month)")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="taxi_backfill_"))
     keys = months(args.months, args.first)
     services = args.service or list(TEMPLATES)
-    expected = build_mirror(work / "mirror", keys, services)
+    expected = build_mirror(work / "mirror", keys, services, args.scale)
     home = work / "home"
     home.mkdir()
     home.joinpath("dagster.yaml").write_text(
@@ -99,15 +104,17 @@ def main() -> None:
         cwd=REPO, env=env, stdout=open(work / "daemon.log", "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
         start_new_session=True,
     )
+    memory = PeakMemory(home)
     try:
         start = time.monotonic()
         for service in services:
-            subprocess.run(
+            command = (
+                [sys.executable, "-m", "taxi_pipeline.backfills", service, keys[0], keys[-1]]
+                if args.launch == "asset" else
                 [str(bin_dir / "dagster"), "job", "backfill", "-w", str(REPO / "workspace.yaml"),
-                 "-j", f"{service}_taxi_job", "--partitions", ",".join(keys), "--noprompt"],
-                cwd=REPO, env=env, check=True, capture_output=True,
-            )
-        outcome = wait_for_backfills(home, len(services) * len(keys))
+                 "-j", f"{service}_taxi_job", "--partitions", ",".join(keys), "--noprompt"])
+            subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True)
+        outcome = wait_for_backfills(home, len(services))
         wall = time.monotonic() - start
     finally:
         os.killpg(daemon.pid, 15)
@@ -115,7 +122,7 @@ def main() -> None:
     print(f"{len(services)} services x {len(keys)} months ({keys[0]}..{keys[-1]}), "
           f"{sum(expected.values()):,} rows, through the daemon (4 runs at once)")
     print(f"wall time {wall:.0f} s; backfill runs {outcome['runs']}: {outcome['statuses']}; "
-          f"automation runs {outcome['automation']}: {outcome['automation_statuses']}")
+          f"automation runs {outcome['automation']}: {outcome['automation_statuses']}; {memory.stop()}")
     wrong = check_targets(env, expected)
     print(f"months exact in every target: {len(expected) - len(wrong)} of {len(expected)}"
           + (f"; wrong: {wrong[:10]}" if wrong else ""))
@@ -125,22 +132,60 @@ def main() -> None:
 
 
 def wait_for_backfills(home: Path, wanted: int) -> dict:
-    """Polls the instance until every backfill run has ended; then counts the runs."""
+    """Polls the instance until its `wanted` backfills are done and every run of theirs has
+    ended; then counts the runs."""
     from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+    from dagster._core.execution.backfill import BulkActionStatus
     from dagster._core.instance.ref import InstanceRef
 
     ended = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
     with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
         while True:
+            backfills = instance.get_backfills()
             runs = instance.get_runs(RunsFilter(tags={}))
-            backfill = [r for r in runs if "dagster/backfill" in r.tags and r.job_name.endswith("_taxi_job")]
-            if len(backfill) >= wanted and all(r.status in ended for r in backfill):
+            backfill = [r for r in runs if "dagster/backfill" in r.tags]
+            if (len(backfills) >= wanted and all(b.status != BulkActionStatus.REQUESTED for b in backfills)
+                    and all(r.status in ended for r in backfill)):
                 break
             time.sleep(5)
         others = [r for r in runs if r not in backfill]
         count = lambda rs: {s: sum(r.status.value == s for r in rs) for s in {r.status.value for r in rs}}  # noqa: E731
         return {"runs": len(backfill), "statuses": count(backfill),
                 "automation": len(others), "automation_statuses": count(others)}
+
+
+class PeakMemory:
+    """Samples the resident memory of the run processes (the code server starts each as a
+    multiprocessing child) of the instance in `home` every 0.5 s: the largest one, and the
+    largest sum at one time."""
+
+    def __init__(self, home: Path):
+        import threading
+
+        self.home = f"DAGSTER_HOME={home}".encode()
+        self.largest, self.total, self._stop = 0, 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            sizes = []
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    if b"spawn_main" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        continue
+                    if self.home not in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                        continue
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except (OSError, ProcessLookupError):
+                    continue
+                sizes += [int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")]
+            self.largest, self.total = max(self.largest, *sizes, 0), max(self.total, sum(sizes))
+
+    def stop(self) -> str:
+        self._stop.set()
+        self._thread.join()
+        return f"peak RSS of a run {self.largest / 2**20:.0f} MB, of the runs at once {self.total / 2**20:.0f} MB"
 
 
 def check_targets(env: dict, expected: dict) -> list:
