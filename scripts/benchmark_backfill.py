@@ -46,7 +46,9 @@ def months(count: int, first: str = FIRST) -> list[str]:
     return keys
 
 
-def build_mirror(root: Path, keys: list[str], services: list[str], scale: int = 1) -> dict[tuple[str, str], int]:
+def build_mirror(
+    root: Path, keys: list[str], services: list[str], scale: int = 1
+) -> dict[tuple[str, str], int]:
     """`root/trip-data/{service}_tripdata_{month}.parquet` for every month: the template's
     rows (`scale` times over) with every timestamp moved by the months between them.
     Returns the rows per file."""
@@ -64,7 +66,8 @@ def build_mirror(root: Path, keys: list[str], services: list[str], scale: int = 
             shift = f"to_days(cast(date '{key}-01' - date '{origin}-01' as integer))"
             moved = ", ".join(f'"{c}" + {shift} as "{c}"' for c in stamps)
             target = root / "trip-data" / f"{service}_tripdata_{key}.parquet"
-            con.execute(f"copy (select * exclude (range) replace ({moved}) from read_parquet('{path}'), range({scale})) "
+            con.execute(f"copy (select * exclude (range) replace ({moved}) "
+                        f"from read_parquet('{path}'), range({scale})) "
                         f"to '{target}' (format parquet)")
             rows[service, key] = con.execute(f"select count(*) from read_parquet('{target}')").fetchone()[0]
     return rows
@@ -77,7 +80,8 @@ def main() -> None:
     parser.add_argument("--service", action="append", choices=list(TEMPLATES),
                         help="a service to backfill; repeatable (default: all four)")
     parser.add_argument("--keep", type=Path, help="work folder to keep (default: a temporary one)")
-    parser.add_argument("--scale", type=int, default=1, help="each month holds the template's rows this many times")
+    parser.add_argument("--scale", type=int, default=1,
+                        help="each month holds the template's rows this many times")
     parser.add_argument("--launch", choices=["asset", "job"], default="asset",
                         help="asset: one asset backfill per service (python -m taxi_pipeline.backfills, "
                         "runs as the backfill policy says); job: `dagster job backfill` (one run per month)")
@@ -179,13 +183,15 @@ class PeakMemory:
                     status = Path(f"/proc/{pid}/status").read_text()
                 except (OSError, ProcessLookupError):
                     continue
-                sizes += [int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmRSS:")]
+                sizes += [int(line.split()[1]) * 1024
+                          for line in status.splitlines() if line.startswith("VmRSS:")]
             self.largest, self.total = max(self.largest, *sizes, 0), max(self.total, sum(sizes))
 
     def stop(self) -> str:
         self._stop.set()
         self._thread.join()
-        return f"peak RSS of a run {self.largest / 2**20:.0f} MB, of the runs at once {self.total / 2**20:.0f} MB"
+        return (f"peak RSS of a run {self.largest / 2**20:.0f} MB, "
+                f"of the runs at once {self.total / 2**20:.0f} MB")
 
 
 def check_targets(env: dict, expected: dict) -> list:

@@ -60,7 +60,8 @@ def submit_backfill(instance: DagsterInstance, service: TaxiService, months: lis
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m taxi_pipeline.backfills", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m taxi_pipeline.backfills",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("service", choices=list(SERVICES))
     parser.add_argument("first", help="first month, YYYY-MM")
     parser.add_argument("last", help="last month, YYYY-MM (included)")
