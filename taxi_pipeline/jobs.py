@@ -12,14 +12,15 @@ per step against 14 s in one process), and forking steps from a forkserver with 
 project preloaded, two at a time, did not pay either (a 3M-row fhvhv month 41.6 s against
 38.2 s, at 1.4 GB of summed RSS against 566 MB, 2026-11-23). The one step with its loads
 on threads: 15.9 s at 808 MB (scripts/benchmark_floor.py, docs/performance.md).
-Isolation comes one level up: a run per month, in a container of its own in production.
+Isolation comes one level up: a run (a month, or a backfill's few months, each committed
+on its own) in a container of its own in production.
 
 There is no job over all services: a job has one partitions definition, and the services
 start in different months (yellow 2009-01, green 2014-01, fhv 2015-01, fhvhv 2019-02).
 One shared range from 2009 would list 5-10 years of months that can never exist for
 three of them. A month of every service is four runs: the source sensor requests each
-new month per service, and a backfill per job (UI or `dagster job backfill`)
-covers a range.
+new month per service, and a backfill per service covers a range (several months per
+run: `policies.backfill_policy`).
 """
 
 from dagster import DagsterInstance, DagsterRunStatus, RunRequest, RunsFilter, in_process_executor

@@ -4,11 +4,12 @@
   hiccup) are retried with exponential backoff and jitter. Permanent ones (a 404, a
   corrupt file, bad data) raise `Failure(allow_retries=False)` and fail at once.
 - Backfills: several months per run (`backfill_policy`), as many of the service's recent
-  months as make about `ROWS_PER_RUN` rows, 1 to 12: a run's start-up (~4.7 s) is paid
+  months as make about `ROWS_PER_RUN` rows, 1 to 12: a run's start-up (~4 s) is paid
   once for them, while each month is still loaded, committed, reported and failed on its
-  own (`assets/month_range.py`). Sensors, schedules and automation request one month.
-  `dg launch --partition-range` needs single-run assets and is not available; backfill
-  ranges from the UI, GraphQL or `dagster job backfill`.
+  own (`assets/month_range.py`). Sensors, schedules and automation request one month per
+  run. Asset backfills follow the policy (the UI, GraphQL, `python -m
+  taxi_pipeline.backfills`); `dagster job backfill` makes a job backfill, one run per
+  month. `dg launch --partition-range` needs single-run assets and is not available.
 - Concurrency: the steps that touch a shared system share a pool (POOL_LIMITS), so a
   backfill with 4 runs at once holds by construction, not by luck: the DuckDB file (one
   writer per file: DuckDB's own rule, so its pool is 1, the months' steps and dbt's

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey
 
+from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.definitions import defs as location
 from taxi_pipeline.environments import resources_for_environment
 from taxi_pipeline.partitions import monthly_partitions
@@ -78,6 +79,23 @@ def test_the_dbt_models_follow_the_warehouse_tables_and_fact_trips_is_monthly(de
 @pytest.mark.parametrize("service", sorted(FIRST_MONTHS))
 def test_one_monthly_job_per_service(defs, service):
     assert defs.resolve_job_def(f"{service}_taxi_job").partitions_def == monthly_partitions(SERVICES[service])
+
+
+def test_a_backfill_runs_months_per_run_by_their_size_and_automation_one_month(defs):
+    """policies.backfill_policy: ~24M rows of recent months per run, 1 to 12; the service
+    months' automation requests runs (one month each), the models' emits backfills."""
+    graph = defs.resolve_asset_graph()
+    per_run = {name: graph.get(trip_asset_keys(service).raw).backfill_policy.max_partitions_per_run
+               for name, service in SERVICES.items()}
+    assert per_run == {"yellow": 6, "green": 12, "fhv": 12, "fhvhv": 1}
+    assert graph.get(AssetKey(["models", "fact_trips"])).backfill_policy.max_partitions_per_run is None
+    sensors = {s.name: s for s in defs.sensors}
+    assert not sensors["taxi_month_automation"].emit_backfills
+    assert sensors["taxi_automation"].emit_backfills
+    months = sensors["taxi_month_automation"].asset_selection.resolve(graph)
+    assert trip_asset_keys(SERVICES["fhvhv"]).clean in months
+    assert AssetKey(["models", "fact_trips"]) not in months
+    assert AssetKey(["models", "fact_trips"]) in sensors["taxi_automation"].asset_selection.resolve(graph)
 
 
 def test_the_location_has_every_check_schedule_sensor_and_resource(defs):
