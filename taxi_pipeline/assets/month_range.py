@@ -120,6 +120,9 @@ def _stored(context: AssetExecutionContext, month: str, output: Output) -> Asset
     output_context = OutputContext(
         step_key=context.op_execution_context.node_handle.name, name=output.output_name,
         run_id=context.run_id, definition_metadata=spec.metadata, log_manager=context.log,
+        # The run's resources: without them OutputContext builds an empty set, and with it
+        # an ephemeral instance per call (0.1-0.3 s of CPU each).
+        resources=context.resources,
         asset_key=key, partition_key=month, asset_partitions_def=partitions,
         asset_partitions_subset=partitions.empty_subset().with_partition_keys([month]),
     )
