@@ -24,7 +24,10 @@ import warnings
 
 from dagster import BackfillPolicy, Backoff, BetaWarning, Failure, Jitter, RetryPolicy
 
+from taxi_pipeline import pool_waits
 from taxi_pipeline.services import TaxiService
+
+pool_waits.install()  # a run waiting for a pool slot sleeps, and notices a freed slot within 1 s
 
 # `backfill_policy` on @asset is beta in Dagster 1.13; we depend on it knowingly.
 warnings.filterwarnings("ignore", category=BetaWarning, message="Parameter `backfill_policy`")

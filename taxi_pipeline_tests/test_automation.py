@@ -365,7 +365,7 @@ def test_a_month_published_a_day_ago_and_not_loaded_fails_freshness_once_alerted
 def test_a_months_step_waits_for_the_duckdb_pool(tmp_path, http_mirror, embedded_postgres_dir):
     """The DuckDB file's writers are serialized by the `duckdb_warehouse` pool, not by luck:
     with its one slot held (as another run's month would), a month's run starts and waits
-    before its step, and finishes once the slot is free."""
+    before its step, sleeping (not spinning a core), and finishes once the slot is free."""
     import os
     import subprocess
     import sys
@@ -410,12 +410,25 @@ def test_a_months_step_waits_for_the_duckdb_pool(tmp_path, http_mirror, embedded
             while (DagsterEventType.RUN_START, None) not in events():
                 assert run.poll() is None and time.monotonic() < deadline, events()
                 time.sleep(0.5)
+            waited = _cpu_seconds(run.pid)
             time.sleep(5)  # the month's step would have started by now without the pool
+            waited = _cpu_seconds(run.pid) - waited
             assert run.poll() is None
             assert (DagsterEventType.STEP_START, "yellow_month") not in events()
+            # It sleeps between its claims (`pool_waits`): Dagster's own loop spins a core.
+            assert waited < 1.0, f"the waiting run used {waited:.1f} s of CPU in 5 s"
 
             storage.free_concurrency_slot_for_step("another-run", "green_month")
             assert run.wait(120) == 0
             assert (DagsterEventType.STEP_SUCCESS, "yellow_month") in events()
         finally:
             run.kill()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """The user and system CPU time a process has used so far."""
+    import os
+    from pathlib import Path
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
