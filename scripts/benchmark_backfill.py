@@ -2,13 +2,16 @@
 
 What a user does to load history: `dagster-daemon` (as `dg dev` runs it) with the
 repository's dagster.yaml (sqlite instance, 4 runs at once, 3 per backfill, one slot per
-pool), the embedded Postgres and the DuckDB warehouse; one backfill per service job
-(`dagster job backfill`, 2021-01..2024-12) from an official-layout mirror on disk: the
-bundled real rows of each service moved into each month. Prints the wall time, the runs
-and their outcomes, any automation runs (the dbt models following the months), and checks
-every month in every target (lake, warehouse, Postgres) against the file's rows.
+pool), the embedded Postgres and the DuckDB warehouse; one backfill per service, 2021-01..2024-12,
+from an official-layout mirror on disk: the bundled real rows of each service moved into
+each month (`--scale K`: K times over). `--launch asset` (the default) submits asset
+backfills (`python -m taxi_pipeline.backfills`: several months per run, as the backfill
+policy says), `--launch job` job backfills (`dagster job backfill`: one run per month).
+Prints the wall time, the runs and their outcomes, any automation runs (the dbt models
+following the months), the runs' peak RSS, and checks every month in every target (lake,
+warehouse, Postgres) against the file's rows.
 
-    .venv/bin/python scripts/benchmark_backfill.py [--months 48] [--keep DIR]
+    .venv/bin/python scripts/benchmark_backfill.py [--months 48] [--launch job] [--scale 200] [--keep DIR]
     .venv/bin/python scripts/benchmark_backfill.py --service green --first 2014-01 --months 150
 """
 

@@ -3,8 +3,8 @@
 `dagster job backfill` makes a *job* backfill: one run per month, whatever the assets'
 backfill policy. This submits an *asset* backfill of the service's four assets (what the
 UI's Materialize -> backfill dialog and GraphQL `launchPartitionBackfill` with an asset
-selection make), which runs as `policies.backfill_policy` says (yellow 6, green 12, fhv 12,
-fhvhv 1 months per run). The daemon (`dg dev`, `dagster-daemon run`) executes it; its
+selection make), which runs as `policies.backfill_policy` says (yellow 12, green 12, fhv 12,
+fhvhv 2 months per run). The daemon (`dg dev`, `dagster-daemon run`) executes it; its
 progress is under Runs -> Backfills.
 
     DAGSTER_HOME=... python -m taxi_pipeline.backfills green 2019-01 2020-12 [-w workspace.yaml]

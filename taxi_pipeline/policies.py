@@ -33,15 +33,15 @@ pool_waits.install()  # a run waiting for a pool slot sleeps, and notices a free
 warnings.filterwarnings("ignore", category=BetaWarning, message="Parameter `backfill_policy`")
 
 TRANSIENT_RETRY = RetryPolicy(max_retries=4, delay=1, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
-ROWS_PER_RUN = 24_000_000
-"""About one large fhvhv month, a minute of work here: a run's months add up to about this
-many rows at their recent size, so a run of small months amortises its start-up and a
-large month is never batched behind others (fhvhv: one month per run)."""
+ROWS_PER_RUN = 48_000_000
+"""About two large fhvhv months, two minutes of work here: a run's months add up to about
+this many rows at their recent size, so a run of small months amortises its start-up
+(4-5 s of CPU) and a large month waits behind one other at most (fhvhv: two per run)."""
 MAX_MONTHS_PER_RUN = 12
 
 
 def months_per_run(service: TaxiService) -> int:
-    """yellow 6, green 12, fhv 12, fhvhv 1 (the registry's `recent_month_rows`)."""
+    """yellow 12, green 12, fhv 12, fhvhv 2 (the registry's `recent_month_rows`)."""
     return max(1, min(MAX_MONTHS_PER_RUN, ROWS_PER_RUN // max(service.recent_month_rows, 1)))
 
 

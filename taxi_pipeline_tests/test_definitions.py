@@ -87,7 +87,7 @@ def test_a_backfill_runs_months_per_run_by_their_size_and_automation_one_month(d
     graph = defs.resolve_asset_graph()
     per_run = {name: graph.get(trip_asset_keys(service).raw).backfill_policy.max_partitions_per_run
                for name, service in SERVICES.items()}
-    assert per_run == {"yellow": 6, "green": 12, "fhv": 12, "fhvhv": 1}
+    assert per_run == {"yellow": 12, "green": 12, "fhv": 12, "fhvhv": 2}
     assert graph.get(AssetKey(["models", "fact_trips"])).backfill_policy.max_partitions_per_run is None
     sensors = {s.name: s for s in defs.sensors}
     assert not sensors["taxi_month_automation"].emit_backfills
