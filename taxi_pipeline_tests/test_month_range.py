@@ -97,8 +97,8 @@ def test_a_range_loads_each_month_alone_and_a_bad_month_fails_alone(taxi_env):
 
 
 def test_a_retried_range_skips_the_months_it_loaded(taxi_env, monkeypatch):
-    """A transient failure in the second month: the step's retry loads it without loading
-    the first again."""
+    """A transient failure in the second month (its early download, then its own): the
+    step's retry loads it without loading the first again."""
     from taxi_pipeline.resources.source import TaxiSourceResource
 
     real = TaxiSourceResource.download_month
@@ -106,7 +106,7 @@ def test_a_retried_range_skips_the_months_it_loaded(taxi_env, monkeypatch):
 
     def flaky(self, service, month, *args):
         calls.append(month)
-        if month == "2019-02" and calls.count(month) == 1:
+        if month == "2019-02" and calls.count(month) <= 2:
             raise ConnectionResetError("the mirror dropped the connection")
         return real(self, service, month, *args)
 
@@ -117,7 +117,38 @@ def test_a_retried_range_skips_the_months_it_loaded(taxi_env, monkeypatch):
     result = taxi_env.materialize("green", tags=tags, instance=instance)
 
     assert result.success and taxi_env.retries(result) == 1
-    assert calls == ["2019-01", "2019-02", "2019-02"]
+    # 2019-01 once; 2019-02 early (failed, forgotten), in its step (failed), on the retry
+    assert sorted(calls) == ["2019-01", "2019-02", "2019-02", "2019-02"]
     for month in ("2019-01", "2019-02"):
         assert taxi_env.pg_month("green", month) == (taxi_env.mirror.rows("green", month),)
     assert sorted(_materialized(instance, trip_asset_keys(SERVICES["green"]).raw)) == ["2019-01", "2019-02"]
+
+
+def test_the_next_months_file_downloads_while_a_month_loads(taxi_env, monkeypatch):
+    """In a range, month i+1's file is fetched while month i loads (once: its step takes
+    the file), so a large file's download does not wait for the month before it."""
+    import threading
+
+    from taxi_pipeline.resources.source import TaxiSourceResource
+
+    real = TaxiSourceResource.download_month
+    threads: dict[str, list[str]] = {}
+
+    def recorded(self, service, month, *args):
+        threads.setdefault(month, []).append(threading.current_thread().name.split("_")[0])
+        return real(self, service, month, *args)
+
+    monkeypatch.setattr(TaxiSourceResource, "download_month", recorded)
+    instance = DagsterInstance.ephemeral()
+    tags = {**RANGE, "dagster/asset_partition_range_end": "2019-03"}
+
+    assert taxi_env.materialize("green", tags=tags, instance=instance).success
+
+    assert threads == {"2019-01": ["MainThread"], "2019-02": ["prefetch"], "2019-03": ["prefetch"]}
+    raw = _materialized(instance, trip_asset_keys(SERVICES["green"]).raw)
+    timeline = {month: events[-1].metadata["timeline"].value for month, events in raw.items()}
+    assert timeline["2019-02"]["download_started"] < timeline["2019-01"]["pass_finished"]
+    assert timeline["2019-03"]["download_started"] < timeline["2019-02"]["pass_finished"]
+    for month in ("2019-01", "2019-02", "2019-03"):
+        assert taxi_env.pg_month("green", month) == (taxi_env.mirror.rows("green", month),)
+        assert raw[month][-1].metadata["rows"].value == taxi_env.mirror.rows("green", month)

@@ -8,9 +8,10 @@ metadata, written when the step yields it. Here a month keeps what a run of its 
 it: `month_step` loads and commits it alone; its outputs go to their IO managers and are
 reported as *that month's* materializations (its metadata, its data version, the input
 versions it was made from) and its checks as that month's evaluations, as soon as it
-commits. A month that fails is rolled back by `month_step`, logged with its partition,
-and the run goes on to the next; the step fails at the end naming every failed month, so
-the months before and after it stay loaded and materialized.
+commits; the next month's file downloads meanwhile (`prefetch.py`). A month that fails
+is rolled back by `month_step`, logged with its partition, and the run goes on to the
+next; the step fails at the end naming every failed month, so the months before and
+after it stay loaded and materialized.
 
 Retrying: a step retry (transient failures) and a re-execution *from failure* skip the
 months this run (or the run it resumes) already loaded; a month that failed for good is
@@ -37,6 +38,7 @@ from dagster import (
 )
 
 from taxi_pipeline.assets.month_step import month_step
+from taxi_pipeline.assets.prefetch import NextMonthDownload
 from taxi_pipeline.io_managers.dagster_internals import (
     BACKFILL_ID_TAG,
     RESUME_RETRY_TAG,
@@ -57,20 +59,26 @@ def months_step(context: AssetExecutionContext, service: TaxiService, layout: So
         return
     done = _loaded_by_this_run(context, months)
     failed: dict[str, Exception] = {}
-    for number, month in enumerate(months, 1):
-        label = f"{service.name} {month}"
-        if month in done:
-            context.log.info(f"{label}: loaded by this run before its retry; skipped")
-            continue
-        context.log.info(f"{label}: month {number} of {len(months)} in this run")
-        try:
-            with contextlib.closing(month_step(context, service, layout, month)) as events:
-                for event in events:
-                    yield from _reported(context, month, event)
-        except Exception as err:  # noqa: BLE001 - a month's failure is reported, the rest go on
-            failed[month] = err
-            context.log.error(f"{label} failed; nothing of it was committed; the run goes on: "
-                              f"{_message(err)}")
+    todo = [month for month in months if month not in done]
+    fetches = "raw" in context.selected_output_names
+    with NextMonthDownload(context, service) as downloads:
+        for number, month in enumerate(months, 1):
+            label = f"{service.name} {month}"
+            if month in done:
+                context.log.info(f"{label}: loaded by this run before its retry; skipped")
+                continue
+            context.log.info(f"{label}: month {number} of {len(months)} in this run")
+            prefetched = downloads.take(month)
+            if fetches and (later := todo[todo.index(month) + 1:]):
+                downloads.start(later[0])  # while this month loads
+            try:
+                with contextlib.closing(month_step(context, service, layout, month, prefetched)) as events:
+                    for event in events:
+                        yield from _reported(context, month, event)
+            except Exception as err:  # noqa: BLE001 - a month's failure is reported, the rest go on
+                failed[month] = err
+                context.log.error(f"{label} failed; nothing of it was committed; the run goes on: "
+                                  f"{_message(err)}")
     if failed:
         listed = "; ".join(f"{month}: {_message(err)}" for month, err in failed.items())
         raise Failure(

@@ -33,6 +33,7 @@ from taxi_pipeline.assets.checks import (
     reconcile_result,
 )
 from taxi_pipeline.assets.keys import trip_asset_keys
+from taxi_pipeline.assets.prefetch import Prefetched
 from taxi_pipeline.assets.scratch import scratch_file
 from taxi_pipeline.assets.tables import preview_markdown, service_table_schema, stored_null_counts
 from taxi_pipeline.assets.zones import SHAPES_LAKE_PATH, SHAPES_RAW_KEY
@@ -58,9 +59,13 @@ PASSENGER_COUNT = "passenger_count"
 _PERMANENT = (SourceMonthUnavailable, SourceFileMissing, SourceFileCorrupt, BadTripFile)
 
 
-def month_step(context: AssetExecutionContext, service: TaxiService, layout: Source, month: str) -> Iterator:
+def month_step(
+    context: AssetExecutionContext, service: TaxiService, layout: Source, month: str,
+    prefetched: Prefetched | None = None,
+) -> Iterator:
     """The outputs and check results of `month`'s selected assets, in the order their IO
-    managers store or commit them (a run of several months: `month_range.py`)."""
+    managers store or commit them (a run of several months: `month_range.py`, which may
+    have downloaded the month's file already: `prefetched`)."""
     source: TaxiSourceResource = context.resources.source
     warehouse: WarehouseResource = context.resources.warehouse
     postgres: PostgresResource = context.resources.postgres
@@ -78,7 +83,12 @@ def month_step(context: AssetExecutionContext, service: TaxiService, layout: Sou
     loads: dict[str, MonthLoad] = {}
     with contextlib.ExitStack() as stack:
         if selected & {"raw", "clean"}:
-            if "raw" in selected:
+            if "raw" in selected and prefetched:
+                raw = stack.enter_context(scratch_file(source.layout.suffix, prefetched.path))
+                timeline["download_started"] = prefetched.started
+                download = prefetched.download
+                origin = download.url
+            elif "raw" in selected:
                 raw = stack.enter_context(scratch_file(source.layout.suffix))
                 timeline["download_started"] = time.time()
                 # The pass below proves a gzip file whole as it decompresses it: once, not twice.

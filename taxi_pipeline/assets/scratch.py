@@ -10,11 +10,13 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def scratch_file(suffix: str) -> Iterator[Path]:
-    """A fresh temp file; removed if the step fails, moved into the lake if it succeeds."""
-    fd, name = tempfile.mkstemp(prefix="taxi_pipeline_", suffix=suffix)
-    os.close(fd)
-    path = Path(name)
+def scratch_file(suffix: str, existing: Path | None = None) -> Iterator[Path]:
+    """A fresh temp file (or `existing`, one filled before: a prefetched download);
+    removed if the step fails, moved into the lake if it succeeds."""
+    if existing is None:
+        fd, name = tempfile.mkstemp(prefix="taxi_pipeline_", suffix=suffix)
+        os.close(fd)
+    path = existing or Path(name)
     try:
         yield path
     except BaseException:
