@@ -26,7 +26,6 @@ run: `policies.backfill_policy`).
 from dagster import DagsterInstance, DagsterRunStatus, RunRequest, RunsFilter, in_process_executor
 
 from taxi_pipeline.assets.keys import trip_asset_keys
-from taxi_pipeline.materializations import stored_version
 from taxi_pipeline.services import TaxiService
 
 SOURCE_VERSION_TAG = "taxi/source_version"
@@ -70,14 +69,13 @@ def month_run_request(service: TaxiService, month: str, version: str) -> RunRequ
 
 
 def loaded_or_on_its_way(
-    instance: DagsterInstance, service: TaxiService, month: str, version: str, stored: str | None = ""
+    instance: DagsterInstance, service: TaxiService, month: str, version: str, stored: str | None
 ) -> str | None:
     """Why a month's file `version` needs no run (None when it does): its raw file was last
-    loaded at that version, or a run for that version is queued or running. The one test
-    the source sensor and the monthly schedules share, so neither requests what the other
-    loaded or is loading (their run keys are their own: Dagster keeps them per instigator)."""
-    if stored == "":  # not given: what the raw file's last materialization recorded
-        stored = stored_version(instance, trip_asset_keys(service).raw, month)
+    loaded at that version (`stored`: `materializations.stored_version`), or a run for that
+    version is queued or running. The one test the source sensor and the monthly schedules
+    share, so neither requests what the other loaded or is loading (their run keys are
+    their own: Dagster keeps them per instigator)."""
     if stored == version:
         return "loaded"
     running = instance.get_run_records(RunsFilter(

@@ -24,10 +24,12 @@ from dagster import (
 )
 
 from taxi_pipeline.assets.freshness import freshness_check, freshness_check_key
+from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.assets.trips import trip_assets
 from taxi_pipeline.automation import DEFAULT_LATE_AFTER
 from taxi_pipeline.environments import current_environment, late_after
 from taxi_pipeline.jobs import k8s_run_tags, loaded_or_on_its_way, month_run_request
+from taxi_pipeline.materializations import stored_version
 from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.resources.source import TaxiSourceResource
 from taxi_pipeline.services import SERVICES, TaxiService
@@ -76,7 +78,8 @@ def monthly_schedule(service: TaxiService) -> ScheduleDefinition:
         newest = newest_published(source, service, context.scheduled_execution_time)
         if newest is None:
             return SkipReason(f"The source has published no {service.name} month in the last year.")
-        why = loaded_or_on_its_way(context.instance, service, newest.month, newest.version)
+        stored = stored_version(context.instance, trip_asset_keys(service).raw, newest.month)
+        why = loaded_or_on_its_way(context.instance, service, newest.month, newest.version, stored)
         if why:
             return SkipReason(f"{service.name} {newest.month}, the newest published, is {why} "
                               f"at this version ({newest.version}).")
