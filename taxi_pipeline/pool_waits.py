@@ -36,7 +36,6 @@ def install() -> None:
     from dagster._core.execution.plan import instance_concurrency_context as module
 
     context = module.InstanceConcurrencyContext
-    if context.interval_to_next_pending_claim_check is not _interval_to_next_pending_claim_check:
-        context.interval_to_next_pending_claim_check = _interval_to_next_pending_claim_check
+    context.interval_to_next_pending_claim_check = _interval_to_next_pending_claim_check
     module.MAX_CONCURRENCY_CLAIM_BLOCKED_INTERVAL = min(
         module.MAX_CONCURRENCY_CLAIM_BLOCKED_INTERVAL, CLAIM_CHECK_SECONDS)

@@ -83,16 +83,14 @@ def month_step(
     loads: dict[str, MonthLoad] = {}
     with contextlib.ExitStack() as stack:
         if selected & {"raw", "clean"}:
-            if "raw" in selected and prefetched:
-                raw = stack.enter_context(scratch_file(source.layout.suffix, prefetched.path))
-                timeline["download_started"] = prefetched.started
-                download = prefetched.download
-                origin = download.url
-            elif "raw" in selected:
-                raw = stack.enter_context(scratch_file(source.layout.suffix))
-                timeline["download_started"] = time.time()
-                # The pass below proves a gzip file whole as it decompresses it: once, not twice.
-                download = _permanent_on_bad_input(source.download_month, service, month, raw, False)
+            if "raw" in selected:
+                raw = stack.enter_context(scratch_file(source.layout.suffix, prefetched and prefetched.path))
+                if prefetched:
+                    timeline["download_started"], download = prefetched.started, prefetched.download
+                else:
+                    timeline["download_started"] = time.time()
+                    # The pass below proves a gzip file whole as it decompresses it: once, not twice.
+                    download = _permanent_on_bad_input(source.download_month, service, month, raw, False)
                 origin = download.url
             else:
                 raw, origin = lake.fetch(raw_relative), None

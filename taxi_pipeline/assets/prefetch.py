@@ -12,8 +12,6 @@ and reported where a run of that month alone would raise it.
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext
 
+from taxi_pipeline.assets.scratch import scratch_path
 from taxi_pipeline.resources.source import Download
 from taxi_pipeline.services import TaxiService
 
@@ -40,10 +39,9 @@ class NextMonthDownload(contextlib.AbstractContextManager):
         self._pending: dict[str, tuple[Path, float, Future]] = {}
 
     def start(self, month: str) -> None:
-        fd, name = tempfile.mkstemp(prefix="taxi_pipeline_", suffix=self._source.layout.suffix)
-        os.close(fd)
-        future = self._threads.submit(self._source.download_month, self._service, month, Path(name), False)
-        self._pending[month] = (Path(name), time.time(), future)
+        path = scratch_path(self._source.layout.suffix)
+        future = self._threads.submit(self._source.download_month, self._service, month, path, False)
+        self._pending[month] = (path, time.time(), future)
 
     def take(self, month: str) -> Prefetched | None:
         """The month's downloaded file (now the caller's), or None: download it yourself."""
