@@ -36,12 +36,12 @@ ENV TAXI_DBT_EXECUTABLE=/opt/dbt/bin/dbt
 WORKDIR /opt/dagster/app
 COPY pyproject.toml README.md ./
 COPY taxi_pipeline ./taxi_pipeline
-# Editable: the code location loads taxi_pipeline/defs/ through pyproject.toml's [tool.dg],
-# found beside the package (load_from_defs_folder walks up from taxi_pipeline/).
+# Editable: the pipeline's location loads taxi_pipeline/defs/ through pyproject.toml's
+# [tool.dg], found beside the package (the component tree walks up from taxi_pipeline/).
 # The dbt project's manifest is made here (dbt deps from the local package + dbt parse, no
 # network), and runs write their dbt artifacts under dbt_project/target as uid 10001.
 RUN pip install --no-cache-dir --no-deps --no-build-isolation -e . \
-    && python -c "from taxi_pipeline.defs.transform import dbt_project; dbt_project()" \
+    && python -c "from taxi_pipeline.models.transform import dbt_project; dbt_project()" \
     && useradd --create-home --uid 10001 --user-group dagster \
     && chown -R dagster:dagster taxi_pipeline/dbt_project \
     && mkdir -p /opt/dagster/dagster_home \
@@ -53,4 +53,5 @@ ENV DAGSTER_HOME=/opt/dagster/dagster_home \
 EXPOSE 4000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s \
     CMD ["dagster", "api", "grpc-health-check", "-p", "4000"]
+# The pipeline's location; the models' server runs `-m taxi_pipeline.models.definitions`.
 CMD ["dagster", "api", "grpc", "-m", "taxi_pipeline.definitions", "-h", "0.0.0.0", "-p", "4000"]

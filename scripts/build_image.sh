@@ -4,9 +4,10 @@
 #   2. make a Debian bookworm + python3 base with debootstrap (no registry is reachable here)
 #      and import it into buildah's store as localhost/taxi-base:bookworm (once; cached);
 #   3. `buildah bud --isolation chroot` the Dockerfile with that base as PYTHON_IMAGE;
-#   4. inside the image: `dagster definitions validate -m taxi_pipeline.definitions`, then the image's
-#      own CMD (the gRPC server) answering its HEALTHCHECK (`dagster api grpc-health-check`);
-#   5. dagster-webserver (project venv) loading deploy/workspace.yaml, which points at it.
+#   4. inside the image: `dagster definitions validate` of both code locations, then the image's
+#      own CMD (the pipeline's gRPC server) and the models' server answering the HEALTHCHECK
+#      (`dagster api grpc-health-check`);
+#   5. dagster-webserver (project venv) loading deploy/workspace.yaml, which points at both.
 # Needs root and Debian's buildah and debootstrap (installed here if missing).
 # With a Docker engine and a registry: `docker build -t taxi_pipeline .` is all it takes.
 set -euo pipefail
@@ -57,12 +58,14 @@ echo "built in $(( $(date +%s) - start )) s; $(buildah images --format '{{.Size}
 ctr=$(buildah from "$IMAGE")
 cleanup() {
     [ -n "${grpc_pid:-}" ] && kill "$grpc_pid" 2> /dev/null || true
+    [ -n "${models_pid:-}" ] && kill "$models_pid" 2> /dev/null || true
     buildah rm "$ctr" > /dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
 echo "== dagster definitions validate (inside the image)"
-buildah run --isolation chroot "$ctr" -- dagster definitions validate -m taxi_pipeline.definitions
+buildah run --isolation chroot "$ctr" -- dagster definitions validate -m taxi_pipeline.definitions \
+    -m taxi_pipeline.models.definitions
 
 echo "== the models' dbt (TAXI_DBT_EXECUTABLE) has the BigQuery and DuckDB adapters"
 plugins=$(buildah run --isolation chroot "$ctr" -- sh -c '"$TAXI_DBT_EXECUTABLE" --version')
@@ -80,24 +83,34 @@ echo "HEALTHCHECK: $health"
 echo "CMD: $cmd"
 buildah run --isolation chroot "$ctr" -- ${cmd/-p 4000/-p $PORT} > "$WORK/grpc.log" 2>&1 &
 grpc_pid=$!
-healthy=
-for _ in $(seq 1 60); do
-    if buildah run --isolation chroot "$ctr" -- ${health/-p 4000/-p $PORT} > /dev/null 2>&1; then
-        healthy=1
-        break
+# The models' server: the same command with its module (deploy/docker-compose.yaml).
+models_port=$((PORT + 2))
+models_cmd=${cmd/-p 4000/-p $models_port}
+buildah run --isolation chroot "$ctr" -- ${models_cmd/taxi_pipeline.definitions/taxi_pipeline.models.definitions} \
+    > "$WORK/models_grpc.log" 2>&1 &
+models_pid=$!
+for server in "$PORT grpc" "$models_port models_grpc"; do
+    read -r port name <<< "$server"
+    healthy=
+    for _ in $(seq 1 60); do
+        if buildah run --isolation chroot "$ctr" -- ${health/-p 4000/-p $port} > /dev/null 2>&1; then
+            healthy=1
+            break
+        fi
+        sleep 2
+    done
+    if [ -z "$healthy" ]; then
+        cat "$WORK/$name.log"
+        echo "gRPC server on port $port did not become healthy" >&2
+        exit 1
     fi
-    sleep 2
+    echo "gRPC server in the image on port $port ($name): SERVING"
 done
-if [ -z "$healthy" ]; then
-    cat "$WORK/grpc.log"
-    echo "gRPC server did not become healthy" >&2
-    exit 1
-fi
-echo "gRPC server in the image on port $PORT: SERVING"
 
 echo "== dagster-webserver (project venv) loads deploy/workspace.yaml pointing at it"
 web_port=$((PORT + 1))
 TAXI_CODE_SERVER_HOST=127.0.0.1 TAXI_CODE_SERVER_PORT=$PORT DAGSTER_HOME=$(mktemp -d) \
+    TAXI_MODELS_SERVER_HOST=127.0.0.1 TAXI_MODELS_SERVER_PORT=$models_port \
     .venv/bin/dagster-webserver -h 127.0.0.1 -p "$web_port" -w deploy/workspace.yaml \
     > "$WORK/webserver.log" 2>&1 &
 web_pid=$!
@@ -111,9 +124,11 @@ for _ in $(seq 1 60); do
 done
 python3 - "$answer" <<'PY'
 import json, sys
-(entry,) = json.loads(sys.argv[1])["data"]["workspaceOrError"]["locationEntries"]
-location = entry["locationOrLoadError"]
-assert entry["loadStatus"] == "LOADED" and location["__typename"] == "RepositoryLocation", entry
-jobs = sorted(j["name"] for r in location["repositories"] for j in r["jobs"])
-print(f"location {entry['name']}: LOADED from the image's server, jobs: {', '.join(jobs)}")
+entries = json.loads(sys.argv[1])["data"]["workspaceOrError"]["locationEntries"]
+assert sorted(e["name"] for e in entries) == ["taxi_models", "taxi_pipeline"], entries
+for entry in entries:
+    location = entry["locationOrLoadError"]
+    assert entry["loadStatus"] == "LOADED" and location["__typename"] == "RepositoryLocation", entry
+    jobs = sorted(j["name"] for r in location["repositories"] for j in r["jobs"])
+    print(f"location {entry['name']}: LOADED from the image's server, jobs: {', '.join(jobs)}")
 PY

@@ -101,7 +101,7 @@ class Mirror:
 @pytest.fixture(scope="session")
 def models():
     """The dbt models' assets and jobs, built once (as the code location builds them)."""
-    from taxi_pipeline.defs.transform import dbt_project, model_definitions
+    from taxi_pipeline.models.transform import dbt_project, model_definitions
 
     return model_definitions(dbt_project())
 
@@ -403,7 +403,7 @@ def _kill_processes_of(dagster_home: Path) -> None:
 
 @pytest.fixture
 def dagster_dev(tmp_path, http_mirror, embedded_postgres_dir):
-    """`dg dev` (the README's command: `dagster dev` on the dg project) on a free port, its
+    """`dagster dev -w workspace.yaml` (the README's command: both code locations) on a free port, its
     instance and the data in the session's PostgreSQL."""
     socket_dir = embedded_postgres_dir  # the embedded server listens on a socket there
     run = os.urandom(4).hex()
@@ -440,16 +440,17 @@ concurrency:
         "TAXI_PG_DB": data_db,
         "VIRTUAL_ENV": str(Path(sys.executable).parent.parent),  # the project's venv, as if activated
     }
-    log = open(tmp_path / "dagster_dev.log", "wb")  # noqa: SIM115 - open while dg dev runs
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dg")), "dev", "--host", "127.0.0.1", "--port", str(port)],
+    log = open(tmp_path / "dagster_dev.log", "wb")  # noqa: SIM115 - open while dagster dev runs
+    process = subprocess.Popen(  # the README's: both code locations (workspace.yaml)
+        [str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml",
+         "--host", "127.0.0.1", "--port", str(port)],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
         assert process.poll() is None, (tmp_path / "dagster_dev.log").read_text()[-3000:]
-        assert time.monotonic() < deadline, "dg dev did not start"
+        assert time.monotonic() < deadline, "dagster dev did not start"
         try:
             urllib.request.urlopen(f"{url}/server_info", timeout=2)
             break

@@ -33,10 +33,10 @@ from taxi_pipeline.assets.zones import (
 from taxi_pipeline.automation import LoadWindow
 from taxi_pipeline.defs import sensors
 from taxi_pipeline.defs.freshness import freshness_definitions
-from taxi_pipeline.defs.transform import dbt_project, model_definitions
 from taxi_pipeline.environments import resources_for_environment
 from taxi_pipeline.ingest.zone_shapes import SHAPES_SOURCE_PATH
 from taxi_pipeline.materializations import DATA_VERSION_TAG
+from taxi_pipeline.models.transform import dbt_project, model_definitions
 from taxi_pipeline.resources.alerts import AlertWebhookResource
 from taxi_pipeline.resources.source import TaxiSourceResource
 from taxi_pipeline.services import SERVICES

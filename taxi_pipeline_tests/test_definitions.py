@@ -16,6 +16,7 @@ from dagster import AssetKey
 from taxi_pipeline.assets.keys import trip_asset_keys
 from taxi_pipeline.definitions import defs as location
 from taxi_pipeline.environments import resources_for_environment
+from taxi_pipeline.models.definitions import defs as models_location
 from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.services import SERVICES
 
@@ -29,6 +30,11 @@ FIRST_MONTHS = {"yellow": "2009-01", "green": "2014-01", "fhv": "2015-01", "fhvh
 @pytest.fixture(scope="module")
 def defs():
     return location()
+
+
+@pytest.fixture(scope="module")
+def models():
+    return models_location()
 
 
 @pytest.mark.parametrize("service", sorted(FIRST_MONTHS))
@@ -62,8 +68,8 @@ def test_zone_lookup_assets_are_unpartitioned(defs):
         assert graph.get(AssetKey.from_user_string(key)).partitions_def is None
 
 
-def test_the_dbt_models_follow_the_warehouse_tables_and_fact_trips_is_monthly(defs):
-    graph = defs.resolve_asset_graph()
+def test_the_dbt_models_follow_the_warehouse_tables_and_fact_trips_is_monthly(models):
+    graph = models.resolve_asset_graph()
     fact = graph.get(AssetKey(["models", "fact_trips"]))
     assert fact.partitions_def == monthly_partitions(SERVICES["yellow"])
     assert graph.get(AssetKey(["models", "stg_green_tripdata"])).parent_keys == {
@@ -73,7 +79,7 @@ def test_the_dbt_models_follow_the_warehouse_tables_and_fact_trips_is_monthly(de
     assert zones.parent_keys == {AssetKey(["warehouse", "taxi_zone_lookup"])}
     revenue = graph.get(AssetKey(["models", "dm_monthly_zone_revenue"]))
     assert AssetKey(["models", "fact_trips"]) in revenue.parent_keys
-    assert defs.resolve_job_def("trip_models_job").partitions_def == monthly_partitions(SERVICES["yellow"])
+    assert models.resolve_job_def("trip_models_job").partitions_def == monthly_partitions(SERVICES["yellow"])
 
 
 @pytest.mark.parametrize("service", sorted(FIRST_MONTHS))
@@ -81,27 +87,48 @@ def test_one_monthly_job_per_service(defs, service):
     assert defs.resolve_job_def(f"{service}_taxi_job").partitions_def == monthly_partitions(SERVICES[service])
 
 
-def test_a_backfill_runs_months_per_run_by_their_size_and_automation_one_month(defs):
-    """policies.backfill_policy: ~24M rows of recent months per run, 1 to 12; the service
+def test_a_backfill_runs_months_per_run_by_their_size_and_automation_one_month(defs, models):
+    """policies.backfill_policy: ~48M rows of recent months per run, 1 to 12; the service
     months' automation requests runs (one month each), the models' emits backfills."""
     graph = defs.resolve_asset_graph()
+    model_graph = models.resolve_asset_graph()
     per_run = {name: graph.get(trip_asset_keys(service).raw).backfill_policy.max_partitions_per_run
                for name, service in SERVICES.items()}
     assert per_run == {"yellow": 12, "green": 12, "fhv": 12, "fhvhv": 2}
-    assert graph.get(AssetKey(["models", "fact_trips"])).backfill_policy.max_partitions_per_run is None
+    assert model_graph.get(AssetKey(["models", "fact_trips"])).backfill_policy.max_partitions_per_run is None
     sensors = {s.name: s for s in defs.sensors}
     assert not sensors["taxi_month_automation"].emit_backfills
-    assert sensors["taxi_automation"].emit_backfills
     months = sensors["taxi_month_automation"].asset_selection.resolve(graph)
     assert trip_asset_keys(SERVICES["fhvhv"]).clean in months
-    assert AssetKey(["models", "fact_trips"]) not in months
-    assert AssetKey(["models", "fact_trips"]) in sensors["taxi_automation"].asset_selection.resolve(graph)
+    assert AssetKey(["lake", "taxi_zone_lookup"]) not in months
+    (model_sensor,) = models.sensors
+    assert model_sensor.name == "taxi_models_automation" and model_sensor.emit_backfills
+    assert AssetKey(["models", "fact_trips"]) in model_sensor.asset_selection.resolve(model_graph)
 
 
-def test_the_location_has_every_check_schedule_sensor_and_resource(defs):
+def test_a_months_run_imports_neither_dbt_nor_the_google_clients_nor_the_geo_code():
+    """The pipeline's location (what a month's run loads) without dagster-dbt and dbt-core
+    (the models' location has them), without the component library's listing (it imports
+    every integration), and on the local default without Google's clients or shapely."""
+    script = (
+        "import sys\n"
+        "from taxi_pipeline.definitions import defs\n"
+        "defs().resolve_asset_graph()\n"
+        "heavy = ('dbt', 'dagster_dbt', 'agate', 'google', 'dagster_gcp', 'shapely', 'pyproj')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TAXI_PIPELINE_ENV"}
+    run = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip() == "[]"
+
+
+def test_the_location_has_every_check_schedule_sensor_and_resource(defs, models):
     graph = defs.resolve_asset_graph()
-    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
-    pipeline_checks = {c for c in checks if not c[0].startswith("models/")}
+    pipeline_checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    model_graph = models.resolve_asset_graph()
+    model_checks = {(k.asset_key.to_user_string(), k.name) for k in model_graph.asset_check_keys}
+    checks = pipeline_checks | model_checks
     # 4 per service + negative_total_amount for yellow and green + a freshness check per service
     # + zones_located for yellow (2009-2010 carry coordinates)
     assert len(pipeline_checks) == 23
@@ -120,8 +147,10 @@ def test_the_location_has_every_check_schedule_sensor_and_resource(defs):
         (f"{name}_taxi_job", "0 6 25 * *", "UTC", "STOPPED") for name in SERVICES}
     sensor_names = ["alert_on_run_failure", "taxi_automation", "taxi_month_automation", "tlc_source_sensor"]
     assert sorted(s.name for s in defs.sensors) == sensor_names
-    assert set(defs.resources) == {"alerts", "dbt", "lake_io_manager", "postgres", "postgres_io_manager",
-                                   "source", "warehouse", "warehouse_io_manager"}
+    assert set(defs.resources) == set(models.resources) == {
+        "alerts", "dbt", "lake_io_manager", "postgres", "postgres_io_manager", "source", "warehouse",
+        "warehouse_io_manager"}
+    assert models.executor == defs.executor
 
 
 def test_unknown_environment_is_a_clear_error(monkeypatch):
@@ -154,8 +183,12 @@ def _under(module: str, package: str) -> bool:
 
 IMPORTED_ONLY_BY = {
     "taxi_pipeline.definitions": (),
-    "taxi_pipeline.defs": ("taxi_pipeline.defs", "taxi_pipeline.definitions",
-                           "taxi_pipeline.report", "taxi_pipeline.connect"),
+    "taxi_pipeline.models.definitions": (),
+    "taxi_pipeline.defs": (
+        "taxi_pipeline.defs", "taxi_pipeline.definitions", "taxi_pipeline.models.definitions",
+        "taxi_pipeline.report", "taxi_pipeline.connect",
+    ),
+    "taxi_pipeline.models": ("taxi_pipeline.models",),  # a location of its own
     "taxi_pipeline.environments": ("taxi_pipeline.defs",),  # the wiring
 }
 NEVER_IMPORT = {
@@ -165,7 +198,8 @@ NEVER_IMPORT = {
 
 
 def test_imports_run_one_way_and_only_the_definitions_import_the_wiring():
-    """definitions -> defs -> environments (the wiring) -> assets -> io_managers -> resources."""
+    """definitions -> defs -> environments (the wiring) -> assets -> io_managers -> resources;
+    the models' location (models/) uses the pipeline's resources, nothing imports it."""
     wrong = set()
     for module, path in _modules().items():
         for imported in _imports(path):

@@ -120,11 +120,17 @@ def test_a_partition_run_through_the_production_instance_is_recorded_in_postgres
     assert rows == [(mirror.rows("yellow", "2019-02"),)]
 
 
-def _image_command(port: int) -> list[str]:
-    """The Dockerfile's CMD, with the port moved to a free one."""
+MODELS_MODULE = "taxi_pipeline.models.definitions"
+
+
+def _image_command(port: int, module: str = "taxi_pipeline.definitions") -> list[str]:
+    """The Dockerfile's CMD (the pipeline's location), with the port moved to a free one;
+    with `module`, the models' server's command (the same with its module)."""
     cmd = json.loads(re.search(r"^CMD (\[.*\])$", (REPO / "Dockerfile").read_text(), re.M).group(1))
     assert cmd[:3] == ["dagster", "api", "grpc"] and cmd[cmd.index("-p") + 1] == "4000"
+    assert cmd[cmd.index("-m") + 1] == "taxi_pipeline.definitions"
     cmd[cmd.index("-p") + 1] = str(port)
+    cmd[cmd.index("-m") + 1] = module
     return [str(BIN / cmd[0]), *cmd[1:]]
 
 
@@ -165,10 +171,11 @@ mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
 """
 
 
-def test_the_image_command_serves_the_location_the_stack_workspace_points_at(production, tmp_path):
+def test_the_image_commands_serve_the_locations_the_stack_workspace_points_at(production, tmp_path):
     env, server, _ = production
-    grpc_port, web_port = _free_port(), _free_port()
-    env = {**env, "TAXI_CODE_SERVER_HOST": "127.0.0.1", "TAXI_CODE_SERVER_PORT": str(grpc_port)}
+    grpc_port, models_port, web_port = _free_port(), _free_port(), _free_port()
+    env = {**env, "TAXI_CODE_SERVER_HOST": "127.0.0.1", "TAXI_CODE_SERVER_PORT": str(grpc_port),
+           "TAXI_MODELS_SERVER_HOST": "127.0.0.1", "TAXI_MODELS_SERVER_PORT": str(models_port)}
     processes = []
 
     def start(command: list[str], log: Path) -> subprocess.Popen:
@@ -180,7 +187,10 @@ def test_the_image_command_serves_the_location_the_stack_workspace_points_at(pro
     try:
         grpc_log = tmp_path / "grpc.log"
         grpc = start(_image_command(grpc_port), grpc_log)
+        models_log = tmp_path / "models_grpc.log"
+        models = start(_image_command(models_port, MODELS_MODULE), models_log)
         _wait(lambda: _healthy(grpc_port, env), "the gRPC server", grpc, grpc_log)
+        _wait(lambda: _healthy(models_port, env), "the models' gRPC server", models, models_log)
 
         web_log = tmp_path / "webserver.log"
         url = f"http://127.0.0.1:{web_port}"
@@ -188,8 +198,12 @@ def test_the_image_command_serves_the_location_the_stack_workspace_points_at(pro
                      "-w", str(REPO / "deploy" / "workspace.yaml")], web_log)
         _wait(lambda: _answers(url), "dagster-webserver", web, web_log)
 
-        (entry,) = graphql(url, WORKSPACE, {})["workspaceOrError"]["locationEntries"]
-        assert entry["name"] == "taxi_pipeline" and entry["loadStatus"] == "LOADED", entry
+        entries = {e["name"]: e for e in graphql(url, WORKSPACE, {})["workspaceOrError"]["locationEntries"]}
+        assert sorted(entries) == ["taxi_models", "taxi_pipeline"]
+        assert {e["loadStatus"] for e in entries.values()} == {"LOADED"}, entries
+        (models_repository,) = entries["taxi_models"]["locationOrLoadError"]["repositories"]
+        assert {"trip_models_job", "models_job"} <= {job["name"] for job in models_repository["jobs"]}
+        entry = entries["taxi_pipeline"]
         metadata = {m["key"]: m["value"] for m in entry["displayMetadata"]}
         assert metadata["host"] == "127.0.0.1" and metadata["port"] == str(grpc_port)
         (repository,) = entry["locationOrLoadError"]["repositories"]
@@ -226,7 +240,14 @@ def test_the_compose_stack_wires_the_instance_workspace_and_run_containers_toget
     compose = yaml.safe_load((REPO / "deploy" / "docker-compose.yaml").read_text())
     instance = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
     services = compose["services"]
-    assert {"postgres", "taxi_pipeline_code", "webserver", "daemon"} <= set(services)
+    assert {"postgres", "taxi_pipeline_code", "taxi_models_code", "webserver", "daemon"} <= set(services)
+    # The models' server: the image's command with its module, the same settings.
+    models = services["taxi_models_code"]
+    assert models["command"] == ["dagster", *_image_command(4000, MODELS_MODULE)[1:]]
+    assert models["environment"] == services["taxi_pipeline_code"]["environment"]
+    assert models["image"] == services["taxi_pipeline_code"]["image"]
+    for name in ("webserver", "daemon"):
+        assert {"taxi_pipeline_code", "taxi_models_code"} <= set(services[name]["depends_on"])
     launcher = instance["run_launcher"]["config"]
     daemon_env = services["daemon"]["environment"]
     # Every variable a run container gets comes from the daemon's environment.
@@ -249,9 +270,11 @@ def _settings_the_package_reads() -> set[str]:
 
 def test_the_helm_values_run_the_image_command_with_settings_the_package_reads():
     values = yaml.safe_load((REPO / "deploy" / "helm" / "values.yaml").read_text())
-    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    deployment, models = values["dagster-user-deployments"]["deployments"]
     cmd = _image_command(4000)
     assert deployment["port"] == 4000 and deployment["dagsterApiGrpcArgs"] == cmd[3:5]
+    assert models["port"] == 4000 and models["dagsterApiGrpcArgs"] == _image_command(4000, MODELS_MODULE)[3:5]
+    assert models["env"] == deployment["env"] and models["volumeMounts"] == deployment["volumeMounts"]
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
     names = {item["name"] for item in deployment["env"]}
     assert names <= _settings_the_package_reads()
@@ -264,5 +287,6 @@ def test_every_setting_the_stack_passes_is_one_the_package_reads():
     compose = yaml.safe_load((REPO / "deploy" / "docker-compose.yaml").read_text())
     passed = set(compose["services"]["taxi_pipeline_code"]["environment"])
     project = {n for n in passed if n.split("_")[0] in {"TAXI", "GCP", "GCS", "BQ"}}
-    stack_only = {"TAXI_DOCKER_NETWORK", "TAXI_CODE_SERVER_HOST", "TAXI_CODE_SERVER_PORT"}
+    stack_only = {"TAXI_DOCKER_NETWORK", "TAXI_CODE_SERVER_HOST", "TAXI_CODE_SERVER_PORT",
+                  "TAXI_MODELS_SERVER_HOST", "TAXI_MODELS_SERVER_PORT"}
     assert project - stack_only <= _settings_the_package_reads()

@@ -13,11 +13,12 @@ too: dim_zones, and so fact_trips, need the lookup; yellow 2009-2010 are located
 shapes. HEAD requests run 8 at a time; a busy CDN (429/5xx) is retried
 with backoff, and a month it stays busy for is asked again on the next tick.
 
-`taxi_automation` evaluates the assets' automation conditions (automation.py): what is
-downstream of a raw file follows its month, the dbt models included. The service months'
-own steps are evaluated by `taxi_month_automation`, which requests one run per month (a
-backfill of their months would batch several per run: `policies.backfill_policy`); the
-models' requests become one backfill, so a range of `fact_trips` is one dbt call.
+`taxi_automation` evaluates the assets' automation conditions (automation.py): the zones'
+tables follow their files. The service months' own steps are evaluated by
+`taxi_month_automation`, which requests one run per month (a backfill of their months would
+batch several per run: `policies.backfill_policy`). The dbt models, in their own code
+location, follow the trip tables by that location's `taxi_models_automation`
+(models/definitions.py). The failure alert watches the runs of both locations.
 """
 
 import json
@@ -184,8 +185,7 @@ def automation_sensors() -> list[AutomationConditionSensorDefinition]:
             target=AssetSelection.all() - months,
             default_status=DefaultSensorStatus.RUNNING,
             minimum_interval_seconds=30,
-            description="Declarative automation: the zones' tables and the dbt models follow their "
-            "inputs (several months of a model: one backfill, one dbt call).",
+            description="Declarative automation: the zones' tables follow their files.",
         ),
         AutomationConditionSensorDefinition(
             "taxi_month_automation",
@@ -201,10 +201,11 @@ def automation_sensors() -> list[AutomationConditionSensorDefinition]:
 
 def failure_alert_sensor() -> SensorDefinition:
     """`alert_on_run_failure` (on by default): a failed run's job, partition, first error and
-    link, posted to TAXI_ALERT_WEBHOOK_URL."""
+    link, posted to TAXI_ALERT_WEBHOOK_URL; the models' location's runs too."""
 
     @run_failure_sensor(
         default_status=DefaultSensorStatus.RUNNING,
+        monitor_all_code_locations=True,
         description="Posts failed runs (job, partition, error, link) to TAXI_ALERT_WEBHOOK_URL.",
     )
     def alert_on_run_failure(context: RunFailureSensorContext, alerts: AlertWebhookResource):

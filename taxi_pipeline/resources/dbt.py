@@ -17,7 +17,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from dagster import ConfigurableResource
-from dagster_dbt import DbtCliInvocation, DbtCliResource
 from pydantic import Field
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
@@ -32,14 +31,21 @@ def dbt_on_path() -> Iterator[None]:
         yield
 
 
-class _SubprocessDbt(DbtCliResource):
-    """dbt in its own process only. DbtCliResource also loads the target's adapter in this
-    process (for its row-count helper, unused here: the assets count rows themselves once
-    dbt has exited); dbt-bigquery is not installed beside the pipeline, so that failed with
-    a traceback in every gcp run's log. Overrides a private method of dagster-dbt 0.29.27."""
+def _subprocess_dbt(**fields):
+    """dagster-dbt's DbtCliResource, running dbt in its own process only. It also loads the
+    target's adapter in this process (for its row-count helper, unused here: the assets count
+    rows themselves once dbt has exited); dbt-bigquery is not installed beside the pipeline,
+    so that failed with a traceback in every gcp run's log. Overrides a private method of
+    dagster-dbt 0.29.27. Imported here, when a model runs: dagster-dbt imports dbt-core
+    (1.1 s, 81 MB), which the pipeline's location (this resource is one of its resources)
+    never needs."""
+    from dagster_dbt import DbtCliResource
 
-    def _initialize_dbt_core_adapter(self, args):
-        return None
+    class SubprocessDbt(DbtCliResource):
+        def _initialize_dbt_core_adapter(self, args):
+            return None
+
+    return SubprocessDbt(**fields)
 
 
 class TaxiDbtResource(ConfigurableResource):
@@ -61,7 +67,7 @@ class TaxiDbtResource(ConfigurableResource):
     def stream(self, args: Sequence[str], *, context) -> Iterator:
         """`dbt <args>` for an asset's step, its results streamed as Dagster events; the
         profile's variables are set for the dbt process only."""
-        dbt = _SubprocessDbt(
+        dbt = _subprocess_dbt(
             project_dir=self.project_dir, profiles_dir=self.project_dir, target=self.target,
             dbt_executable=self.executable,
         )
@@ -72,7 +78,7 @@ class TaxiDbtResource(ConfigurableResource):
             tempfile.TemporaryDirectory(prefix="taxi_dbt_") as artifacts,
         ):
             with _environ(variables):  # DbtCliResource starts dbt in cli(), with a copy of os.environ
-                invocation: DbtCliInvocation = dbt.cli(
+                invocation = dbt.cli(
                     list(args), context=context, target_path=Path(artifacts)
                 )
             yield from invocation.stream()

@@ -24,12 +24,10 @@ from dagster import (
     Output,
     TimeWindowPartitionMapping,
     define_asset_job,
-    definitions,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
 from taxi_pipeline.automation import OWNERS, aggregates_upstream, built_when_missing, follows_upstream
-from taxi_pipeline.environments import current_environment
 from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.partitions import monthly_partitions
 from taxi_pipeline.policies import DUCKDB_POOL
@@ -237,8 +235,3 @@ def model_definitions(project: DbtProject, warehouse_kind: str = "duckdb") -> De
 
 def _models(*names: str) -> AssetSelection:
     return AssetSelection.assets(*(AssetKey([GROUP, name]) for name in names))
-
-
-@definitions
-def defs() -> Definitions:
-    return model_definitions(dbt_project(), current_environment().warehouse_kind)

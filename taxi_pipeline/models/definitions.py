@@ -1,0 +1,42 @@
+"""The models' code location: the dbt models (transform.py), the pipeline's resources,
+the run executor and the automation sensor of the models.
+
+It is the second location of workspace.yaml (and of the image's gRPC servers): the models
+read the trip tables the pipeline's location loads, by their asset keys, so the lineage and
+automation run across the two; a run of a model imports dbt, a run of a month does not.
+"""
+
+from __future__ import annotations
+
+from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    Definitions,
+    definitions,
+)
+
+from taxi_pipeline.defs.resources import pipeline_environment, pipeline_resources
+from taxi_pipeline.jobs import RUN_EXECUTOR
+from taxi_pipeline.models.transform import dbt_project, model_definitions
+
+LOCATION = "taxi_models"
+
+
+def models_automation() -> AutomationConditionSensorDefinition:
+    return AutomationConditionSensorDefinition(
+        "taxi_models_automation",
+        target=AssetSelection.all(),
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=30,
+        description="Declarative automation: the dbt models follow the trip tables and the zone "
+        "lookup (several months of fact_trips: one backfill, one dbt call).",
+    )
+
+
+@definitions
+def defs() -> Definitions:
+    return Definitions.merge(
+        model_definitions(dbt_project(), pipeline_environment().warehouse_kind),
+        Definitions(resources=pipeline_resources(), executor=RUN_EXECUTOR, sensors=[models_automation()]),
+    )
