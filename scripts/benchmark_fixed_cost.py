@@ -4,8 +4,10 @@ Runs `dagster job execute` of one small official-layout green month (the bundled
 rows, a few hundred) several times on the local default (embedded PostgreSQL, DuckDB,
 sqlite instance) and splits each run's wall time by the event log: the process start and
 loading the definitions (until RUN_START), the run's set-up (until the first STEP_START),
-the steps, and the end (RUN_SUCCESS, process exit). Also the import of the definitions
-alone, in a fresh interpreter. Not a test: it prints figures.
+the steps, and the end (RUN_SUCCESS, process exit), and takes the run process's peak RSS.
+Also the import of the definitions alone, in a fresh interpreter, with the packages it
+loaded that a month does not need (dbt, the Google clients, the geo code). Not a test: it
+prints figures. To measure another checkout (an older commit), copy this script into it.
 
     .venv/bin/python scripts/benchmark_fixed_cost.py [--runs 5]
 """
@@ -66,24 +68,35 @@ def main() -> None:
            "TAXI_SOURCE": "tlc", "TAXI_TLC_URL": f"file://{work / 'mirror'}", "TAXI_PIPELINE_ENV": "local"}
     env.pop("TAXI_PG_HOST", None)
     started = time.monotonic()
-    subprocess.run([sys.executable, "-c", "import taxi_pipeline.definitions as d; d.defs()"], cwd=REPO,
-                   env=env, check=True)
+    heavy = ("dbt", "dagster_dbt", "google", "dagster_gcp", "shapely", "pyproj")
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, taxi_pipeline.definitions as d; d.defs(); "
+         f"print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r}))))"],
+        cwd=REPO, env=env, check=True, capture_output=True, text=True).stdout.split()
     imports = time.monotonic() - started
     command = [str(BIN / "dagster"), "job", "execute", "-m", "taxi_pipeline.definitions", "-j",
                "green_taxi_job", "--tags", json.dumps({"dagster/partition": MONTH})]
-    results = []
+    results, peaks = [], []
     for i in range(args.runs + 1):  # the first run starts the embedded server: not counted
         popen_at = time.time()
-        subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True)
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
         exited_at = time.time()
+        if process.returncode:
+            raise SystemExit(f"the run failed ({process.returncode}): {' '.join(command)}")
         if i:
             results.append(phases(home, popen_at, exited_at))
+            peaks.append(usage.ru_maxrss / 1024)
     print(f"\n## Fixed cost of a month's run ({os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}), "
           f"green {MONTH}, median of {args.runs} runs\n")
-    print(f"importing and building the definitions alone: {imports:.2f} s\n")
+    print(f"importing and building the definitions alone: {imports:.2f} s; "
+          f"of the packages a month does not need, it loaded: {', '.join(loaded) or 'none'}\n")
     print("| phase | seconds |\n|---|---:|")
     for name in results[0]:
         print(f"| {name} | {statistics.median(r[name] for r in results):.2f} |")
+    print(f"| peak RSS of the run's process (MB) | {statistics.median(peaks):.0f} |")
     shutil.rmtree(work, ignore_errors=True)
 
 
