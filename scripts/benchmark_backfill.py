@@ -1,6 +1,6 @@
 """A 48-month backfill of all four services through the daemon, on the local default.
 
-What a user does to load history: `dagster-daemon` (as `dg dev` runs it) with the
+What a user does to load history: `dagster-daemon` (as `dagster dev -w workspace.yaml` runs it) with the
 repository's dagster.yaml (sqlite instance, 4 runs at once, 3 per backfill, one slot per
 pool), the embedded Postgres and the DuckDB warehouse; one backfill per service, 2021-01..2024-12,
 from an official-layout mirror on disk: the bundled real rows of each service moved into

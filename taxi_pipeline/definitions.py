@@ -13,7 +13,14 @@ import gc
 import warnings
 from pathlib import Path
 
-from dagster import ComponentTree, Definitions, PreviewWarning, definitions
+from dagster import (
+    BetaWarning,
+    ComponentTree,
+    Definitions,
+    PreviewWarning,
+    definitions,
+    with_source_code_references,
+)
 
 from taxi_pipeline.jobs import RUN_EXECUTOR
 
@@ -27,7 +34,19 @@ atexit.register(gc.freeze)
 
 @definitions
 def defs() -> Definitions:
-    return Definitions.merge(defs_folder(), Definitions(executor=RUN_EXECUTOR))  # why: jobs.py
+    folder = defs_folder()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)  # code references: beta in Dagster 1.13
+        assets = with_source_code_references(list(folder.assets or []))
+    return Definitions(
+        assets=assets,  # each with a link to the code that makes it (the UI's "Code")
+        asset_checks=folder.asset_checks,
+        jobs=folder.jobs,
+        schedules=folder.schedules,
+        sensors=folder.sensors,
+        resources=folder.resources,
+        executor=RUN_EXECUTOR,  # why: jobs.py
+    )
 
 
 def defs_folder() -> Definitions:

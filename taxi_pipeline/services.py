@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from taxi_pipeline.column_docs import doc
+
 TIMESTAMP = pa.timestamp("us")
 """Microseconds: what Parquet, Postgres, DuckDB and BigQuery all store without loss, and
 wide enough for the real out-of-range values (an fhv 2019-02 drop-off in 3019)."""
@@ -138,34 +140,33 @@ def _time(name: str, description: str, required: bool = True) -> Column:
 
 
 def _coordinate(name: str, description: str) -> Column:
-    return Column(name, pa.float64(), f"{description} (yellow 2009-2010 only; 0 in the file is null)",
-                  zero_is_null=True)
+    return Column(name, pa.float64(), description, zero_is_null=True)
 
 
-_VENDOR = _code("VendorID", "TPEP/LPEP provider (1 Creative Mobile, 2 VeriFone/Curb, 3 DDS, ...)")
-_PASSENGERS = _code("passenger_count", "Passengers, as entered by the driver")
-_DISTANCE = _amount("trip_distance", "Trip distance in miles from the taximeter")
-_RATECODE = _code("RatecodeID", "Final rate code in effect at the end of the trip")
-_STORE_FWD = _text("store_and_fwd_flag", "Y/N: trip held in vehicle memory")
-_PAYMENT = _code("payment_type", "How the passenger paid (1 card, 2 cash, 3 no charge, 4 dispute, ...)")
-_FARE = _amount("fare_amount", "Time-and-distance fare from the meter, USD")
-_EXTRA = _amount("extra", "Miscellaneous extras and surcharges, USD")
-_MTA = _amount("mta_tax", "MTA tax, USD")
-_TIP = _amount("tip_amount", "Card tips, USD (cash tips are not recorded)")
-_TOLLS = _amount("tolls_amount", "Tolls paid, USD")
-_IMPROVEMENT = _amount("improvement_surcharge", "Improvement surcharge, USD (from 2015)", required=False)
-_TOTAL = _amount("total_amount", "Total charged to passengers (excluding cash tips), USD")
-_CONGESTION = _amount("congestion_surcharge", "NYS congestion surcharge, USD (from 2019-02)", required=False)
-_CBD = _amount("cbd_congestion_fee", "MTA congestion-pricing fee, USD (from 2025-01)", required=False)
-_REQUEST_SOURCE = _text("request_source", "How the trip was requested (from 2026-06)", required=False)
+_VENDOR = _code("VendorID", doc("vendorid"))
+_PASSENGERS = _code("passenger_count", doc("passenger_count"))
+_DISTANCE = _amount("trip_distance", doc("trip_distance"))
+_RATECODE = _code("RatecodeID", doc("ratecodeid"))
+_STORE_FWD = _text("store_and_fwd_flag", doc("store_and_fwd_flag"))
+_PAYMENT = _code("payment_type", doc("payment_type"))
+_FARE = _amount("fare_amount", doc("fare_amount"))
+_EXTRA = _amount("extra", doc("extra"))
+_MTA = _amount("mta_tax", doc("mta_tax"))
+_TIP = _amount("tip_amount", doc("tip_amount"))
+_TOLLS = _amount("tolls_amount", doc("tolls_amount"))
+_IMPROVEMENT = _amount("improvement_surcharge", doc("improvement_surcharge"), required=False)
+_TOTAL = _amount("total_amount", doc("total_amount"))
+_CONGESTION = _amount("congestion_surcharge", doc("congestion_surcharge"), required=False)
+_CBD = _amount("cbd_congestion_fee", doc("cbd_congestion_fee"), required=False)
+_REQUEST_SOURCE = _text("request_source", doc("request_source"), required=False)
 UNKNOWN_ZONE = 264
 """The lookup's "Unknown" zone: what the TLC's files give a trip end with no location;
 a located trip end with no (or a 0) coordinate gets it."""
 OUTSIDE_ZONES = 265
 """The lookup's last ID ("Outside of NYC" in the TLC's newer lookup, "Unknown" in the
 course's): a located trip end whose point is in no zone (outside the city, in the water)."""
-_PU = _zone("PULocationID", "TLC taxi zone of pickup")
-_DO = _zone("DOLocationID", "TLC taxi zone of dropoff")
+_PU = _zone("PULocationID", doc("pickup_locationid"))
+_DO = _zone("DOLocationID", doc("dropoff_locationid"))
 
 STORE_AND_FORWARD_WORDS = {"y": "Y", "1": "Y", "1.0": "Y", "n": "N", "0": "N", "0.0": "N"}
 """store_and_fwd_flag as written in every period (2009 stores it as a double)."""
@@ -195,15 +196,15 @@ SERVICES: dict[str, TaxiService] = {
             dropoff_column="tpep_dropoff_datetime",
             columns=(
                 _VENDOR,
-                _time("tpep_pickup_datetime", "When the meter was engaged"),
-                _time("tpep_dropoff_datetime", "When the meter was disengaged"),
+                _time("tpep_pickup_datetime", doc("pickup_datetime")),
+                _time("tpep_dropoff_datetime", doc("dropoff_datetime")),
                 _PASSENGERS,
                 _DISTANCE,
                 _RATECODE,
                 _STORE_FWD,
-                _zone("PULocationID", "TLC taxi zone of pickup (2009-2010: located from the coordinates)",
+                _zone("PULocationID", doc("pickup_locationid", "2009-2010: located from the coordinates."),
                       required=False),
-                _zone("DOLocationID", "TLC taxi zone of dropoff (2009-2010: located from the coordinates)",
+                _zone("DOLocationID", doc("dropoff_locationid", "2009-2010: located from the coordinates."),
                       required=False),
                 _PAYMENT,
                 _FARE,
@@ -214,17 +215,14 @@ SERVICES: dict[str, TaxiService] = {
                 _IMPROVEMENT,
                 _TOTAL,
                 _CONGESTION,
-                _amount(
-                    "airport_fee",
-                    "Airport pickup fee, USD (from 2021; Airport_fee from 2023-02)",
-                    required=False,
-                ),
+                _amount("airport_fee", doc("airport_fee", "Airport_fee in the files from 2023-02."),
+                        required=False),
                 _CBD,
                 _REQUEST_SOURCE,
-                _coordinate("pickup_longitude", "Pickup longitude"),
-                _coordinate("pickup_latitude", "Pickup latitude"),
-                _coordinate("dropoff_longitude", "Dropoff longitude"),
-                _coordinate("dropoff_latitude", "Dropoff latitude"),
+                _coordinate("pickup_longitude", doc("longitude", "The pickup.")),
+                _coordinate("pickup_latitude", doc("latitude", "The pickup.")),
+                _coordinate("dropoff_longitude", doc("longitude", "The dropoff.")),
+                _coordinate("dropoff_latitude", doc("latitude", "The dropoff.")),
             ),
             # catalogue: yellow 2009-01..2009-12 and 2010-01..2010-12
             renames={
@@ -262,8 +260,8 @@ SERVICES: dict[str, TaxiService] = {
             dropoff_column="lpep_dropoff_datetime",
             columns=(
                 _VENDOR,
-                _time("lpep_pickup_datetime", "When the meter was engaged"),
-                _time("lpep_dropoff_datetime", "When the meter was disengaged"),
+                _time("lpep_pickup_datetime", doc("pickup_datetime")),
+                _time("lpep_dropoff_datetime", doc("dropoff_datetime")),
                 _STORE_FWD,
                 _RATECODE,
                 _PU,
@@ -275,11 +273,11 @@ SERVICES: dict[str, TaxiService] = {
                 _MTA,
                 _TIP,
                 _TOLLS,
-                _amount("ehail_fee", "E-hail fee, USD (empty for whole months)"),
+                _amount("ehail_fee", doc("ehail_fee")),
                 _IMPROVEMENT,
                 _TOTAL,
                 _PAYMENT,
-                _code("trip_type", "1 street-hail, 2 dispatch"),
+                _code("trip_type", doc("trip_type")),
                 _CONGESTION,
                 _CBD,
                 _REQUEST_SOURCE,
@@ -293,13 +291,13 @@ SERVICES: dict[str, TaxiService] = {
             pickup_column="pickup_datetime",
             dropoff_column="dropoff_datetime",  # dropOff_datetime in the files
             columns=(
-                _text("dispatching_base_num", "TLC base license number of the dispatching base"),
-                _time("pickup_datetime", "When the trip started"),
-                _time("dropoff_datetime", "When the trip ended"),
-                _zone("PULocationID", "TLC taxi zone of pickup (PUlocationID in the files)"),
-                _zone("DOLocationID", "TLC taxi zone of dropoff (DOlocationID in the files)"),
-                _code("SR_Flag", "1 when part of a shared ride chain, else null"),
-                _text("Affiliated_base_number", "Base license number of the affiliated base", required=False),
+                _text("dispatching_base_num", doc("dispatching_base_num")),
+                _time("pickup_datetime", doc("pickup_datetime")),
+                _time("dropoff_datetime", doc("dropoff_datetime")),
+                _zone("PULocationID", doc("pickup_locationid", "PUlocationID in the files.")),
+                _zone("DOLocationID", doc("dropoff_locationid", "DOlocationID in the files.")),
+                _code("SR_Flag", doc("sr_flag")),
+                _text("Affiliated_base_number", doc("affiliated_base_number"), required=False),
             ),
         ),
         TaxiService(
@@ -309,33 +307,30 @@ SERVICES: dict[str, TaxiService] = {
             pickup_column="pickup_datetime",
             dropoff_column="dropoff_datetime",
             columns=(
-                _text(
-                    "hvfhs_license_num",
-                    "High-volume license: HV0002 Juno, HV0003 Uber, HV0004 Via, HV0005 Lyft",
-                ),
-                _text("dispatching_base_num", "TLC base license number of the dispatching base"),
-                _text("originating_base_num", "Base that received the original request"),
-                _time("request_datetime", "When the passenger requested the trip"),
-                _time("on_scene_datetime", "When the driver arrived (accessible vehicles only)"),
-                _time("pickup_datetime", "When the trip started"),
-                _time("dropoff_datetime", "When the trip ended"),
+                _text("hvfhs_license_num", doc("hvfhs_license_num")),
+                _text("dispatching_base_num", doc("dispatching_base_num")),
+                _text("originating_base_num", doc("originating_base_num")),
+                _time("request_datetime", doc("request_datetime")),
+                _time("on_scene_datetime", doc("on_scene_datetime")),
+                _time("pickup_datetime", doc("pickup_datetime")),
+                _time("dropoff_datetime", doc("dropoff_datetime")),
                 _PU,
                 _DO,
-                _amount("trip_miles", "Trip distance in miles"),
-                Column("trip_time", pa.int64(), "Trip time in seconds", required=True),
-                _amount("base_passenger_fare", "Base fare before tolls, tips, taxes and fees, USD"),
-                _amount("tolls", "Tolls paid, USD"),
-                _amount("bcf", "Black Car Fund fee, USD"),
-                _amount("sales_tax", "NYS sales tax, USD"),
-                _amount("congestion_surcharge", "NYS congestion surcharge, USD"),
-                _amount("airport_fee", "Airport pickup/dropoff fee, USD"),
-                _amount("tips", "Tips, USD"),
-                _amount("driver_pay", "Driver pay, USD"),
-                _text("shared_request_flag", "Y/N: the passenger agreed to a shared ride"),
-                _text("shared_match_flag", "Y/N: the passenger shared the vehicle"),
-                _text("access_a_ride_flag", "Y/N: administered on behalf of the MTA's Access-A-Ride"),
-                _text("wav_request_flag", "Y/N: a wheelchair-accessible vehicle was requested"),
-                _text("wav_match_flag", "Y/N: the trip was in a wheelchair-accessible vehicle"),
+                _amount("trip_miles", doc("trip_miles")),
+                Column("trip_time", pa.int64(), doc("trip_time"), required=True),
+                _amount("base_passenger_fare", doc("base_passenger_fare")),
+                _amount("tolls", doc("tolls")),
+                _amount("bcf", doc("bcf")),
+                _amount("sales_tax", doc("sales_tax")),
+                _amount("congestion_surcharge", doc("congestion_surcharge")),
+                _amount("airport_fee", doc("airport_fee")),
+                _amount("tips", doc("tips")),
+                _amount("driver_pay", doc("driver_pay")),
+                _text("shared_request_flag", doc("shared_request_flag")),
+                _text("shared_match_flag", doc("shared_match_flag")),
+                _text("access_a_ride_flag", doc("access_a_ride_flag")),
+                _text("wav_request_flag", doc("wav_request_flag")),
+                _text("wav_match_flag", doc("wav_match_flag")),
                 _CBD,
             ),
         ),

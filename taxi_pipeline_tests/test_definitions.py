@@ -235,3 +235,32 @@ def test_importing_any_module_resolves_no_environment_and_builds_nothing():
     assert run.returncode == 0, run.stderr[-3000:]
     # Building them, not importing them, is what needs the variables.
     assert "TAXI_PIPELINE_ENV=gcp needs GCP_PROJECT, GCS_BUCKET to be set." in json.loads(run.stdout)
+
+
+def test_every_model_and_column_is_described_and_typed_and_links_to_its_code(defs, models):
+    """The catalog: each dbt model's description and typed, described columns come from the
+    project's schema.yml; the columns' words are the docs blocks the trip tables use too."""
+    graph = models.resolve_asset_graph()
+    keys = [key for key in graph.get_all_asset_keys() if key.path[0] == "models"]
+    assert len(keys) == 8
+    for key in keys:
+        node = graph.get(key)
+        assert node.description and not node.description.startswith("dbt model"), key
+        columns = node.metadata["dagster/column_schema"].columns
+        assert columns, key
+        undescribed = [c.name for c in columns if not c.description or "{{" in c.description or not c.type]
+        assert undescribed == [], key
+        (reference,) = node.metadata["dagster/code_references"].code_references
+        assert Path(reference.file_path).name == f"{key.path[-1]}.sql" and Path(reference.file_path).exists()
+    fact = {c.name: c.description for c in graph.get(AssetKey(["models", "fact_trips"]))
+            .metadata["dagster/column_schema"].columns}
+    pipeline = defs.resolve_asset_graph()
+    yellow = {c.name: c.description for c in pipeline.get(AssetKey(["warehouse", "yellow_tripdata"]))
+              .metadata["dagster/column_schema"].columns}
+    assert fact["tip_amount"] == yellow["tip_amount"] and "cash tips are not recorded" in fact["tip_amount"]
+    assert fact["vendorid"] == yellow["VendorID"]
+    assert fact["source_month"] == yellow["source_month"]
+    for key in pipeline.get_all_asset_keys():
+        node = pipeline.get(key)
+        if node.is_materializable:
+            assert "dagster/code_references" in node.metadata, key

@@ -1,4 +1,4 @@
-"""The course's dbt models as Dagster assets (defs/transform.py) on the embedded default:
+"""The course's dbt models as Dagster assets (models/transform.py) on the embedded default:
 real dbt (dbt-core + dbt-duckdb in the project's environment) on the real DuckDB warehouse
 the pipeline loaded, months from the bundled course mirror over a real HTTP server."""
 
@@ -117,6 +117,15 @@ def test_a_month_of_models_equals_independent_sql_and_later_months_leave_it_alon
     assert counts[FACT] == {"dagster/row_count": both_months, "rows_in_months": both_months - trips}
     assert counts[AssetKey(["models", "dim_zones"])]["dagster/row_count"] == 265
     assert counts[AssetKey(["models", "stg_yellow_tripdata"])] == {}  # a view: not counted
+
+    # The catalog's columns (schema.yml) are the columns dbt built, in order, with their types.
+    graph = Definitions.merge(models, Definitions(resources=taxi_env.resources)).resolve_asset_graph()
+    for key in [*UPSTREAM, FACT, REVENUE]:
+        catalog = [(c.name, c.type) for c in graph.get(key).metadata["dagster/column_schema"].columns]
+        built = taxi_env.warehouse(
+            "select lower(column_name), lower(data_type) from information_schema.columns "
+            f"where table_schema = '{MODELS}' and table_name = '{key.path[-1]}' order by ordinal_position")
+        assert catalog == [tuple(row) for row in built], key
 
 
 def test_a_month_tests_its_own_months_and_a_failing_dbt_test_fails_its_check(taxi_env, models):

@@ -6,6 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import MetadataValue, TableColumn, TableSchema
 
+from taxi_pipeline.column_docs import doc
 from taxi_pipeline.services import SOURCE_MONTH_COLUMN, TaxiService
 
 
@@ -21,7 +22,7 @@ def table_schema(schema: pa.Schema, descriptions: dict[str, str] | None = None) 
 
 def service_table_schema(service: TaxiService) -> TableSchema:
     descriptions = {c.name: c.description for c in service.columns}
-    descriptions[SOURCE_MONTH_COLUMN] = "First instant of the month of the file the row came in"
+    descriptions[SOURCE_MONTH_COLUMN] = doc("source_month")
     return table_schema(service.schema, descriptions)
 
 

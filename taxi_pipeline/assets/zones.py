@@ -29,6 +29,7 @@ from dagster import (
 from taxi_pipeline.assets.scratch import scratch_file
 from taxi_pipeline.assets.tables import table_schema
 from taxi_pipeline.automation import catalog, follows_upstream
+from taxi_pipeline.column_docs import doc
 from taxi_pipeline.ingest.zone_shapes import SHAPES_SOURCE_PATH, BadZoneShapes, read_zone_shapes
 from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
@@ -49,6 +50,7 @@ ZONE_SCHEMA = pa.schema(
         pa.field("service_zone", pa.string(), nullable=False),
     ]
 )
+ZONE_COLUMN_DESCRIPTIONS = {name: doc(name.lower()) for name in ZONE_SCHEMA.names}
 GROUP = "zones"
 
 
@@ -169,7 +171,7 @@ def zone_assets(warehouse_kind: str) -> list[AssetsDefinition]:
         ins={"raw": AssetIn(key=raw_taxi_zone_lookup.key)},
         io_manager_key="warehouse_io_manager",
         kinds={warehouse_kind},
-        metadata=dict(TableMetadataSet(column_schema=table_schema(ZONE_SCHEMA))),
+        metadata=dict(TableMetadataSet(column_schema=table_schema(ZONE_SCHEMA, ZONE_COLUMN_DESCRIPTIONS))),
         automation_condition=follows_upstream(),
         pool=WAREHOUSE_POOLS[warehouse_kind],
         **catalog("warehouse", service="zones"),

@@ -25,7 +25,7 @@ from dagster import (
     TimeWindowPartitionMapping,
     define_asset_job,
 )
-from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject, dbt_assets
 
 from taxi_pipeline.automation import OWNERS, aggregates_upstream, built_when_missing, follows_upstream
 from taxi_pipeline.io_managers.dagster_internals import TableMetadataSet
@@ -174,7 +174,9 @@ def model_definitions(project: DbtProject, warehouse_kind: str = "duckdb") -> De
     (one writer per file) with the warehouse loads."""
     months = monthly_partitions(SERVICES["yellow"])
     pool = DUCKDB_POOL if warehouse_kind == "duckdb" else None
-    translator = TaxiDbtTranslator()
+    # Each model links to its SQL file (the UI's "Code"); descriptions and typed columns come
+    # from the project's schema.yml, the columns' words from models/docs/columns.md.
+    translator = TaxiDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=True))
     tables = _table_models(project)
 
     @dbt_assets(
