@@ -31,6 +31,7 @@ LAYER_CODE = {
                   "taxi_pipeline.io_managers.evolution", "taxi_pipeline.io_managers.streaming"),
     "postgres": ("taxi_pipeline.io_managers.postgres", "taxi_pipeline.io_managers.postgres_views",
                  "taxi_pipeline.io_managers.streaming"),
+    "dashboards": ("taxi_pipeline.models.charts", "taxi_pipeline.models.dashboards"),
 }
 """The modules whose code makes each layer's data: their hash is the layer's code version."""
 
@@ -98,6 +99,16 @@ def aggregates_upstream() -> AutomationCondition:
     month since 2009)."""
     return _when_inputs_settle(
         AutomationCondition.any_deps_updated(), _every_input_has_data(), "rebuilt when its inputs change"
+    )
+
+
+def drawn_when_inputs_change() -> AutomationCondition:
+    """For a picture (a dashboard): redrawn when any input changed, once some input has
+    data (a dashboard of two services draws while the other two are not loaded yet)."""
+    return _when_inputs_settle(
+        AutomationCondition.any_deps_updated(),
+        AutomationCondition.any_deps_match(~AutomationCondition.missing()),
+        "redrawn when its inputs change",
     )
 
 

@@ -1,8 +1,11 @@
 """How many rows of a month are in each target: the lake, the warehouse and Postgres.
 
     python -m taxi_pipeline.report --month 2021-01 [--job yellow_taxi_job | --service yellow ...] [--check]
+        [--top-zones 5]
 
 `--check` exits non-zero unless every target holds the month and all counts agree.
+`--top-zones N` also prints the revenue mart's top N pickup zones and where the dashboard
+page is (the models' and the dashboards' output).
 """
 
 from __future__ import annotations
@@ -24,14 +27,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--service", "--color", dest="service", action="append", choices=sorted(SERVICES))
     parser.add_argument("--job", choices=sorted(JOB_SERVICES), help="the services a job loads")
     parser.add_argument("--check", action="store_true", help="fail unless all targets agree")
+    parser.add_argument("--top-zones", type=int, default=0, metavar="N",
+                        help="also the revenue mart's top N pickup zones and the dashboard's page")
     args = parser.parse_args(argv)
     resources = pipeline_resources()
     with contextlib.ExitStack() as stack:
-        lake, warehouse, postgres = (
+        lake, warehouse, postgres, dbt = (
             stack.enter_context(resources[key].process_config_and_initialize_cm())
-            for key in ("lake_io_manager", "warehouse", "postgres")
+            for key in ("lake_io_manager", "warehouse", "postgres", "dbt")
         )
-        return _print_counts(args, lake.storage(), warehouse, postgres)
+        status = _print_counts(args, lake.storage(), warehouse, postgres)
+        if args.top_zones:
+            _print_top_zones(args.top_zones, lake.storage(), warehouse, dbt.models_schema)
+        return status
+
+
+def _print_top_zones(count: int, lake, warehouse, models_schema: str) -> None:
+    rows = warehouse.query(
+        "SELECT revenue_zone, sum(revenue_monthly_total_amount) AS revenue, sum(total_monthly_trips) "
+        f"FROM {{mart}} GROUP BY 1 ORDER BY revenue DESC, revenue_zone LIMIT {int(count)}",
+        {"mart": (models_schema, "dm_monthly_zone_revenue")})
+    print(f"\nTop pickup zones by revenue ({models_schema}.dm_monthly_zone_revenue):")
+    if rows is None:
+        print("  (no revenue mart yet: run trip_models_job and models_job)")
+    for zone, revenue, trips in rows or []:
+        print(f"  {zone:40} {float(revenue):>14,.2f} USD {int(trips):>10,} trips")
+    page = "dashboard/index.html"
+    where = lake.uri(page) if lake.exists(page) else "not drawn yet (run dashboard_job)"
+    print(f"\nThe dashboard: {where}")
 
 
 def _print_counts(args, lake, warehouse, postgres) -> int:

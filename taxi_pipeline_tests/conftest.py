@@ -482,3 +482,23 @@ def dev_month_counts(env: dict, service: str, month: str) -> dict:
         PostgresResource(host=env["TAXI_PG_HOST"], database=env["TAXI_PG_DB"]),
         SOURCES[env["TAXI_SOURCE"]],
     )
+
+
+# --- A real browser: Debian's chromium driven by Playwright ------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("/usr/bin/chromium is missing: .ci/run installs Debian's chromium")
+        pytest.skip("needs Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

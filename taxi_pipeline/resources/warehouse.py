@@ -32,6 +32,15 @@ class WarehouseResource(ConfigurableResource):
         None when it does not exist."""
         raise NotImplementedError
 
+    def query(self, sql: str, tables: dict[str, tuple[str, str]]) -> list[tuple] | None:
+        """The rows of an aggregate query (the dashboards'), its `{name}` placeholders filled
+        with the quoted `(dataset, table)` of `tables`; None when one of them does not exist."""
+        raise NotImplementedError
+
+    def as_text(self, column: str) -> str:
+        """`column` (a geometry) as WKT text in a SELECT."""
+        return column
+
 
 class DuckDBWarehouse(WarehouseResource):
     database: str
@@ -48,6 +57,24 @@ class DuckDBWarehouse(WarehouseResource):
                 return conn.execute(f"SELECT count(*) FROM {dataset}.{table}{where}", params).fetchone()[0]
             except duckdb.CatalogException:
                 return None
+
+
+    def query(self, sql, tables):
+        import duckdb
+
+        if not Path(self.database).exists():
+            return None
+        names = {key: f"{_duck_quote(dataset)}.{_duck_quote(table)}" for key, (dataset, table)
+                 in tables.items()}
+        with _connect_when_free(self.database) as conn:
+            try:
+                return conn.execute(sql.format(**names)).fetchall()
+            except duckdb.CatalogException:
+                return None
+
+
+def _duck_quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _connect_when_free(database: str, attempts: int = 30):
@@ -89,3 +116,16 @@ class BigQueryWarehouse(WarehouseResource):
             return next(iter(client.query(query, job_config=config).result())).n
         except NotFound:
             return None
+
+    def query(self, sql, tables):
+        from google.api_core.exceptions import NotFound
+
+        client = self.gcp.bigquery_client(self.location)
+        names = {key: f"`{client.project}.{dataset}.{table}`" for key, (dataset, table) in tables.items()}
+        try:
+            return [tuple(row.values()) for row in client.query(sql.format(**names)).result()]
+        except NotFound:
+            return None
+
+    def as_text(self, column: str) -> str:
+        return f"ST_ASTEXT({column})"
