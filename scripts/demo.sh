@@ -23,6 +23,7 @@ export TAXI_SOURCE=course
 for job in yellow_taxi_job green_taxi_job; do
     "${PIPELINE[@]}" -j "$job" --tags "$month_tag"
 done
+course_report=$(.venv/bin/python -m taxi_pipeline.report --month "$MONTH" --service yellow --service green --check)
 
 export TAXI_SOURCE=tlc
 "${PIPELINE[@]}" -j fhvhv_taxi_job --tags '{"dagster/partition": "2025-01"}'
@@ -33,5 +34,5 @@ export TAXI_SOURCE=tlc
 "${MODELS[@]}" -j dashboard_job
 
 echo
-.venv/bin/python -m taxi_pipeline.report --month "$MONTH" --service yellow --service green --check
+echo "$course_report"
 .venv/bin/python -m taxi_pipeline.report --month 2025-01 --job fhvhv_taxi_job --check --top-zones 5

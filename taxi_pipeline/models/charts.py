@@ -46,7 +46,7 @@ def _thousands(axis, minor: bool = False) -> None:
 
 def _months(axes, months: Sequence[date]) -> None:
     """A time axis of months: a tick per month (or every few) up to two years, then years;
-    half a month of margin so a single month is a point in the middle."""
+    a margin (half a month at least) so a single month is a point in the middle."""
     import math
     from datetime import timedelta
 
@@ -60,7 +60,8 @@ def _months(axes, months: Sequence[date]) -> None:
         locator, label = mdates.YearLocator(base=math.ceil(span / 120)), "%Y"
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(mdates.DateFormatter(label))
-    axes.set_xlim(first - timedelta(days=15), last + timedelta(days=15))
+    margin = max(timedelta(days=15), (last - first) * 0.03)
+    axes.set_xlim(first - margin, last + margin)
     axes.figure.autofmt_xdate()
 
 
