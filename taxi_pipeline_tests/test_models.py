@@ -69,7 +69,7 @@ def _load(taxi_env, models, month):
 def row_counts(result) -> dict:
     """Asset key -> its materialization's row counts (views have none)."""
     return {e.asset_key: {k: v.value for k, v in e.materialization.metadata.items()
-                          if k in ("dagster/row_count", "rows_in_months")}
+                          if k in ("dagster/row_count", "dagster/partition_row_count")}
             for e in result.get_asset_materialization_events()}
 
 
@@ -94,7 +94,7 @@ def test_a_month_of_models_equals_independent_sql_and_later_months_leave_it_alon
     assert mart == taxi_env.warehouse(INDEPENDENT_REVENUE)
     trips = sum(row[3] for row in mart)
     assert trips == taxi_env.warehouse(f"select count(*) from {MODELS}.fact_trips")[0][0] > 400
-    assert row_counts(first)[FACT] == {"dagster/row_count": trips, "rows_in_months": trips}
+    assert row_counts(first)[FACT] == {"dagster/row_count": trips, "dagster/partition_row_count": trips}
 
     # Re-running the month changes no row.
     assert build_models(taxi_env, models, [FACT], "2020-01").success
@@ -114,7 +114,8 @@ def test_a_month_of_models_equals_independent_sql_and_later_months_leave_it_alon
     both_months = sum(row[3] for row in taxi_env.warehouse(INDEPENDENT_REVENUE))
     assert months[datetime(2020, 2, 1)] == both_months - trips
     counts = row_counts(february)
-    assert counts[FACT] == {"dagster/row_count": both_months, "rows_in_months": both_months - trips}
+    assert counts[FACT] == {"dagster/row_count": both_months,
+                            "dagster/partition_row_count": both_months - trips}
     assert counts[AssetKey(["models", "dim_zones"])]["dagster/row_count"] == 265
     assert counts[AssetKey(["models", "stg_yellow_tripdata"])] == {}  # a view: not counted
 

@@ -94,7 +94,7 @@ def test_the_models_build_in_bigquery_and_a_month_replaces_only_itself(env, mode
     january = datetime(2020, 1, 1, tzinfo=UTC)
     trips = sum(row[3] for row in mart)
     assert _months(env) == {january: trips}
-    assert row_counts(first)[FACT] == {"dagster/row_count": trips, "rows_in_months": trips}
+    assert row_counts(first)[FACT] == {"dagster/row_count": trips, "dagster/partition_row_count": trips}
     bq = env.bigquery()
     fact = bq.get_table(f"{env.settings['GCP_PROJECT']}.{env.resources['dbt'].models_schema}.fact_trips")
     assert (fact.time_partitioning.type_, fact.time_partitioning.field) == ("MONTH", "source_month")

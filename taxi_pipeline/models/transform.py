@@ -147,10 +147,11 @@ def _table_models(project: DbtProject) -> dict[str, str]:
 def _with_row_counts(events: Iterable, *, tables: dict[str, str], dbt: TaxiDbtResource,
                      warehouse: WarehouseResource, months=None) -> Iterator:
     """dbt's events, each table model's Output with its rows (`dagster/row_count`; with
-    `months`, also `rows_in_months`). Counted once dbt has exited, which holds DuckDB's file
-    while it runs, so the events are held until then (dbt's log streams meanwhile). When dbt
-    fails (a model's error, a failing test), what it reported is passed on uncounted and the
-    failure raised after it, so the checks that ran still show."""
+    `months`, also `dagster/partition_row_count`: the months' rows). Counted once dbt has
+    exited, which holds DuckDB's file while it runs, so the events are held until then
+    (dbt's log streams meanwhile). When dbt fails (a model's error, a failing test), what it
+    reported is passed on uncounted and the failure raised after it, so the checks that ran
+    still show."""
     held = []
     try:
         held.extend(events)
@@ -165,7 +166,10 @@ def _with_row_counts(events: Iterable, *, tables: dict[str, str], dbt: TaxiDbtRe
             continue
         counts = {**TableMetadataSet(row_count=warehouse.table_rows(dbt.models_schema, table))}
         if months is not None:
-            counts["rows_in_months"] = warehouse.table_rows(dbt.models_schema, table, months)
+            # Dagster's per-partition row count (the partition grid shows it): the rows of
+            # the month the run replaced; a range's run reports the rows of all its months.
+            counts.update(TableMetadataSet(
+                partition_row_count=warehouse.table_rows(dbt.models_schema, table, months)))
         yield event.with_metadata({**event.metadata, **counts})
 
 
