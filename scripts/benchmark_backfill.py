@@ -119,7 +119,8 @@ def main() -> None:
                 [sys.executable, "-m", "taxi_pipeline.backfills", service, keys[0], keys[-1]]
                 if args.launch == "asset" else
                 [str(bin_dir / "dagster"), "job", "backfill", "-w", str(REPO / "workspace.yaml"),
-                 "-j", f"{service}_taxi_job", "--partitions", ",".join(keys), "--noprompt"])
+                 "-l", "taxi_pipeline", "-j", f"{service}_taxi_job", "--partitions", ",".join(keys),
+                 "--noprompt"])
             subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True)
         outcome = wait_for_backfills(home, len(services))
         wall = time.monotonic() - start

@@ -101,7 +101,8 @@ def test_a_backfill_queued_from_the_cli_is_run_by_the_daemon(dagster_dev):
     url, env, _ = dagster_dev
     dagster = str(Path(sys.executable).with_name("dagster"))
     subprocess.run(
-        [dagster, "job", "backfill", "-w", str(REPO / "workspace.yaml"), "-j", "fhv_taxi_job",
+        [dagster, "job", "backfill", "-w", str(REPO / "workspace.yaml"), "-l", "taxi_pipeline",
+         "-j", "fhv_taxi_job",
          "--partitions", "2019-01,2019-02", "--noprompt"],
         cwd=REPO, env=env, check=True, capture_output=True,
     )
