@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from dagster import materialize
 
+from taxi_pipeline.models.dashboards import dashboard_assets
 from taxi_pipeline_tests.test_models import FACT, REVENUE, UPSTREAM, build_models, row_counts
 
 pytestmark = pytest.mark.slow  # emulators and dbt subprocesses
@@ -121,3 +123,17 @@ def test_the_models_build_in_bigquery_and_a_month_replaces_only_itself(env, mode
     february = datetime(2020, 2, 1, tzinfo=UTC)
     both = sum(row[3] for row in _query(env, INDEPENDENT_REVENUE))
     assert _months(env) == {january: len(before), february: both - len(before)}
+
+    # The dashboards, drawn from BigQuery's marts and tables into the bucket's dashboard/.
+    _build(env, models, [REVENUE])
+    drawn = materialize(dashboard_assets("bigquery"), resources=env.resources)
+    assert drawn.success
+    metadata = {e.asset_key.path[-1]: e.materialization.metadata
+                for e in drawn.get_asset_materialization_events()}
+    assert metadata["trips_per_month"]["trips"].value == {
+        "yellow": env.bq_month("yellow", "2020-01") + env.bq_month("yellow", "2020-02"),
+        "green": env.bq_month("green", "2020-01") + env.bq_month("green", "2020-02"), "fhv": 0, "fhvhv": 0}
+    assert metadata["zone_map"]["zones_drawn"].value == 263  # the GEOGRAPHY column read back as WKT
+    assert metadata["zone_map"]["zones_with_trips"].value > 10
+    page = env.bucket().blob("dashboard/index.html")
+    assert page.exists() and page.download_as_bytes().count(b"data:image/png;base64,") == 4
