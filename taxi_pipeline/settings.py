@@ -159,7 +159,7 @@ def _credentials(value: str) -> str | None:
         except ValueError:
             return "it starts like a key's JSON but does not parse"
         return None if isinstance(key, dict) and "type" in key else "the JSON is not a credentials key"
-    try:
+    try:  # not named in the error: a mangled key's JSON (its "{" lost in quoting) lands here
         return None if Path(value).is_file() else "no such key file"
     except (OSError, ValueError):  # a name too long for the file system
         return "no such key file"

@@ -59,7 +59,8 @@ def test_every_setting_refuses_a_hostile_value_in_one_line_naming_it(name):
 
 @pytest.mark.parametrize("name", sorted(n for n, s in SETTINGS.items() if s.secret))
 def test_a_secret_is_never_shown(name):
-    hostile = SECRET + "\x00" if name == "TAXI_PG_PASSWORD" else "ftp://user:" + SECRET + "@host/"
+    hostile = {"TAXI_PG_PASSWORD": SECRET + "\x00", "GCP_CREDENTIALS": '{"type": "' + SECRET}.get(
+        name, "ftp://user:" + SECRET + "@host/")
     message = _refusal(name, hostile)
     assert message is not None and "s3cr3t" not in message and "(a secret, not shown)" in message
 
