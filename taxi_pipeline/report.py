@@ -15,6 +15,7 @@ import contextlib
 import sys
 
 from taxi_pipeline.defs.resources import pipeline_resources
+from taxi_pipeline.marts import REVENUE_MART, top_zones
 from taxi_pipeline.services import SERVICES
 from taxi_pipeline.targets import TARGETS, counts_agree, month_counts
 
@@ -36,18 +37,16 @@ def main(argv: list[str] | None = None) -> int:
             stack.enter_context(resources[key].process_config_and_initialize_cm())
             for key in ("lake_io_manager", "warehouse", "postgres", "dbt")
         )
-        status = _print_counts(args, lake.storage(), warehouse, postgres)
+        storage = lake.storage()
+        status = _print_counts(args, storage, warehouse, postgres)
         if args.top_zones:
-            _print_top_zones(args.top_zones, lake.storage(), warehouse, dbt.models_schema)
+            _print_top_zones(args.top_zones, storage, warehouse, dbt.models_schema)
         return status
 
 
 def _print_top_zones(count: int, lake, warehouse, models_schema: str) -> None:
-    rows = warehouse.query(
-        "SELECT revenue_zone, sum(revenue_monthly_total_amount) AS revenue, sum(total_monthly_trips) "
-        f"FROM {{mart}} GROUP BY 1 ORDER BY revenue DESC, revenue_zone LIMIT {int(count)}",
-        {"mart": (models_schema, "dm_monthly_zone_revenue")})
-    print(f"\nTop pickup zones by revenue ({models_schema}.dm_monthly_zone_revenue):")
+    rows = top_zones(warehouse, models_schema, count)
+    print(f"\nTop pickup zones by revenue ({models_schema}.{REVENUE_MART}):")
     if rows is None:
         print("  (no revenue mart yet: run trip_models_job and models_job)")
     for zone, revenue, trips in rows or []:

@@ -35,6 +35,8 @@ class Setting:
     check: Callable[[str], str | None]
     """Why the value is refused ("" when `accepts` says it all), or None when it is not."""
     secret: bool = False
+    empty_is_default: bool = True
+    """An empty value means the default; False where empty is a value of its own."""
 
 
 def _printable(value: str) -> str | None:
@@ -181,7 +183,7 @@ SETTINGS: dict[str, Setting] = {s.name: s for s in (
     Setting("TAXI_PG_SSLMODE", "a libpq sslmode: `disable`, `allow`, `prefer`, `require`, `verify-ca`, "
             "`verify-full`", _choice("disable", "allow", "prefer", "require", "verify-ca", "verify-full")),
     Setting("TAXI_PG_VIEWS_SCHEMA", "a Postgres schema name (up to 63 bytes, no control characters), or "
-            "empty for no views", _pg_schema_or_empty),
+            "empty for no views", _pg_schema_or_empty, empty_is_default=False),
     Setting("TAXI_WAREHOUSE_FILE", "a file name or path", _file_name),
     Setting("TAXI_WAREHOUSE_SCHEMA", "a DuckDB schema name: letters, digits and underscores, not starting "
             "with a digit, up to 63 characters", _duckdb_schema),
@@ -217,7 +219,9 @@ def shown(setting: Setting, value: str) -> str:
 def refusal(name: str, value: str) -> str | None:
     """Why `name`'s value is refused (the one line of its error), or None."""
     setting = SETTINGS[name]
-    reason = setting.check(value) if value != "" or name == "TAXI_PG_VIEWS_SCHEMA" else None
+    if value == "" and setting.empty_is_default:
+        return None
+    reason = setting.check(value)
     if reason is None:
         return None
     because = f" ({reason})" if reason else ""
@@ -237,9 +241,7 @@ def check(environ: Mapping[str, str] | None = None) -> None:
 def value(name: str, default: str | None = None) -> str | None:
     """A setting's value once checked (its default when unset or empty)."""
     raw = os.environ.get(name)
-    if name == "TAXI_PG_VIEWS_SCHEMA" and raw is not None:
-        return raw  # empty means: no views
-    if not raw:
+    if raw is None or (raw == "" and SETTINGS[name].empty_is_default):
         return default
     if (line := refusal(name, raw)) is not None:
         raise SettingError(line)

@@ -66,6 +66,11 @@ def _qualified(table_slice: TableSlice) -> str:
     return quoted(table_slice.schema, table_slice.table)
 
 
+def _label(table_slice: TableSlice) -> str:
+    """The table's name as errors show it (unquoted)."""
+    return f"{table_slice.schema}.{table_slice.table}"
+
+
 def _row_count_metadata(context, rows: int, storage_kind: str) -> TableMetadataSet:
     if context.has_partition_key:
         return TableMetadataSet(partition_row_count=rows, storage_kind=storage_kind)
@@ -105,7 +110,7 @@ def ensure_table(connection, table_slice: TableSlice, schema: pa.Schema) -> str:
         connection.execute(f"CREATE TABLE {table} AS SELECT * FROM taxi_month_schema")
         connection.unregister("taxi_month_schema")
     else:
-        for field in _columns_to_add(f"{table_slice.schema}.{table_slice.table}", existing, schema):
+        for field in _columns_to_add(_label(table_slice), existing, schema):
             connection.register("taxi_new_column", pa.schema([field]).empty_table())
             [(sql_type,)] = connection.execute(
                 "SELECT column_type FROM (DESCRIBE SELECT * FROM taxi_new_column)"
@@ -147,8 +152,7 @@ class TransactionalDuckDbClient(DuckDbClient):
             return
         column = table_slice.partition_dimensions[0].partition_expr
         if column not in existing:
-            _columns_to_add(f"{table_slice.schema}.{table_slice.table}", existing,
-                            pa.schema([pa.field(column, pa.timestamp("us"))]))
+            _columns_to_add(_label(table_slice), existing, pa.schema([pa.field(column, pa.timestamp("us"))]))
         where, params = _partition_where(table_slice.partition_dimensions)
         connection.execute(f"DELETE FROM {_qualified(table_slice)} WHERE {where}", params)
 
@@ -163,9 +167,7 @@ class TransactionalDuckDbClient(DuckDbClient):
         statement = f"SELECT {columns} FROM {_qualified(table_slice)}"
         if not table_slice.partition_dimensions:
             return statement
-        where, params = _partition_where(table_slice.partition_dimensions)
-        for param in params:  # shown, not executed: the window's literal bounds
-            where = where.replace("?", f"'{param:%Y-%m-%d %H:%M:%S}'", 1)
+        where, _ = _partition_where(table_slice.partition_dimensions, literal=True)
         return f"{statement} WHERE {where}"
 
     @staticmethod
@@ -185,15 +187,20 @@ class TransactionalDuckDbClient(DuckDbClient):
             conn.commit()
 
 
-def _partition_where(dimensions: Sequence[TablePartitionDimension]) -> tuple[str, list]:
-    """The months' condition (`"source_month" >= ? AND ... < ?`) and its bounds."""
+def _partition_where(
+    dimensions: Sequence[TablePartitionDimension], literal: bool = False
+) -> tuple[str, list]:
+    """The months' condition (`"source_month" >= ? AND ... < ?`) and its bounds; `literal`:
+    the bounds written into it (a statement shown, not run) and no parameters."""
     clauses, params = [], []
     for dimension in dimensions:
         if not isinstance(dimension.partitions, TimeWindow):
             raise ValueError(f"{dimension.partition_expr}: only month (time window) partitions are replaced")
-        start, end = dimension.partitions
-        clauses.append(f"{quoted(dimension.partition_expr)} >= ? AND {quoted(dimension.partition_expr)} < ?")
-        params += [start.astimezone(UTC).replace(tzinfo=None), end.astimezone(UTC).replace(tzinfo=None)]
+        column = quoted(dimension.partition_expr)
+        bounds = [bound.astimezone(UTC).replace(tzinfo=None) for bound in dimension.partitions]
+        low, high = (f"'{bound:%Y-%m-%d %H:%M:%S}'" for bound in bounds) if literal else ("?", "?")
+        clauses.append(f"{column} >= {low} AND {column} < {high}")
+        params += [] if literal else bounds
     return " AND ".join(clauses), params
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from dagster import AssetDep, AssetExecutionContext, AssetIn, AssetKey, MetadataValue, Output, asset
 
+from taxi_pipeline import marts
 from taxi_pipeline.assets.scratch import scratch_file
 from taxi_pipeline.automation import catalog, drawn_when_inputs_change
 from taxi_pipeline.io_managers.lake import LAKE_PATH_KEY
@@ -28,7 +29,7 @@ from taxi_pipeline.services import SERVICES
 
 GROUP = "dashboards"
 LAKE_FOLDER = "dashboard"
-REVENUE_MART = AssetKey(["models", "dm_monthly_zone_revenue"])
+REVENUE_MART = AssetKey(["models", marts.REVENUE_MART])
 FACT = AssetKey(["models", "fact_trips"])
 SHAPES = AssetKey(["warehouse", "taxi_zone_shapes"])
 TOP_ZONES = 10
@@ -89,9 +90,7 @@ def dashboard_assets(warehouse_kind: str) -> list:
     def top_zones(warehouse: WarehouseResource, dbt: TaxiDbtResource) -> Output[Path]:
         """The pickup zones that took the most revenue over the months loaded."""
         mart = {"mart": (dbt.models_schema, REVENUE_MART.path[-1])}
-        rows = warehouse.query(
-            "SELECT revenue_zone, sum(revenue_monthly_total_amount) AS revenue, sum(total_monthly_trips) "
-            f"FROM {{mart}} GROUP BY 1 ORDER BY revenue DESC, revenue_zone LIMIT {TOP_ZONES}", mart) or []
+        rows = marts.top_zones(warehouse, dbt.models_schema, TOP_ZONES) or []
         span = warehouse.query("SELECT min(revenue_month), max(revenue_month) FROM {mart}", mart)
         first, last = span[0] if span and span[0][0] is not None else (None, None)
         period = "no months" if first is None else (
@@ -105,12 +104,12 @@ def dashboard_assets(warehouse_kind: str) -> list:
     @asset(deps=[FACT, SHAPES], metadata=lake("zone_map"), **common)
     def zone_map(warehouse: WarehouseResource, dbt: TaxiDbtResource) -> Output[Path]:
         """The newest month's yellow and green trips per pickup zone, on the TLC's zone shapes."""
-        fact = {"fact": (dbt.models_schema, FACT.path[-1])}
-        newest = warehouse.query("SELECT max(source_month) FROM {fact}", fact)
+        newest = warehouse.query(
+            "SELECT source_month, pickup_locationid, count(*) FROM {fact} "
+            "WHERE source_month = (SELECT max(source_month) FROM {fact}) GROUP BY 1, 2",
+            {"fact": (dbt.models_schema, FACT.path[-1])}) or []
         month = newest[0][0] if newest else None
-        trips = {} if month is None else dict(warehouse.query(
-            "SELECT pickup_locationid, count(*) FROM {fact} "
-            "WHERE source_month = (SELECT max(source_month) FROM {fact}) GROUP BY 1", fact) or [])
+        trips = {zone: count for _, zone, count in newest}
         shapes = dict(warehouse.query(
             f"SELECT LocationID, {warehouse.as_text('geometry')} FROM {{shapes}}",
             {"shapes": (warehouse.dataset, SHAPES.path[-1])}) or [])

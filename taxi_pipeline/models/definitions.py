@@ -23,8 +23,6 @@ from taxi_pipeline.models.dashboards import GROUP as DASHBOARDS
 from taxi_pipeline.models.dashboards import dashboard_assets
 from taxi_pipeline.models.transform import dbt_project, model_definitions
 
-LOCATION = "taxi_models"
-
 
 def models_automation() -> AutomationConditionSensorDefinition:
     return AutomationConditionSensorDefinition(

@@ -47,21 +47,16 @@ class DuckDBWarehouse(WarehouseResource):
     database: str
 
     def table_rows(self, dataset, table, months=None):
-        import duckdb
-
-        if not Path(self.database).exists():
-            return None
         month = duckdb_name(SOURCE_MONTH_COLUMN)
         where, params = ("", []) if months is None else (f" WHERE {month} >= ? AND {month} < ?", list(months))
-        with _connect_when_free(self.database) as conn:
-            try:
-                name = duckdb_name(dataset, table)
-                return conn.execute(f"SELECT count(*) FROM {name}{where}", params).fetchone()[0]
-            except duckdb.CatalogException:
-                return None
-
+        rows = self._rows(f"SELECT count(*) FROM {{t}}{where}", {"t": (dataset, table)}, params)
+        return None if rows is None else rows[0][0]
 
     def query(self, sql, tables):
+        return self._rows(sql, tables, [])
+
+    def _rows(self, sql: str, tables: dict[str, tuple[str, str]], params: list) -> list[tuple] | None:
+        """`sql`'s rows, its `{name}`s the quoted tables; None when the file or a table is missing."""
         import duckdb
 
         if not Path(self.database).exists():
@@ -69,7 +64,7 @@ class DuckDBWarehouse(WarehouseResource):
         names = {key: duckdb_name(dataset, table) for key, (dataset, table) in tables.items()}
         with _connect_when_free(self.database) as conn:
             try:
-                return conn.execute(sql.format(**names)).fetchall()
+                return conn.execute(sql.format(**names), params).fetchall()
             except duckdb.CatalogException:
                 return None
 
