@@ -106,6 +106,7 @@ def test_a_backfill_runs_months_per_run_by_their_size_and_automation_one_month(d
     assert AssetKey(["models", "fact_trips"]) in model_sensor.asset_selection.resolve(model_graph)
 
 
+@pytest.mark.slow  # a child load (the marker's rule)
 def test_a_months_run_imports_neither_dbt_nor_the_google_clients_nor_the_geo_code():
     """The pipeline's location (what a month's run loads) without dagster-dbt and dbt-core
     (the models' location has them), without the component library's listing (it imports

@@ -5,6 +5,7 @@ passed cannot change a statement. The README's variable table says what each acc
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 import sys
@@ -91,6 +92,7 @@ def test_values_that_work_today_keep_working(name, value):
     assert _refusal(name, value) is None
 
 
+@pytest.mark.slow  # a child load (the marker's rule)
 def test_a_bad_setting_fails_when_the_definitions_load_in_one_line():
     script = "from taxi_pipeline.definitions import defs\ndefs()\n"
     env = {"PATH": "/usr/bin:/bin", "TAXI_WAREHOUSE_SCHEMA": "x;drop table y", "TAXI_PG_PASSWORD": SECRET}
@@ -116,21 +118,35 @@ NAMES = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters=
                 min_size=1, max_size=60)
 
 
+@functools.cache
+def _scratch_duckdb():
+    """One in-memory DuckDB for every example (a connection each was 2.5 s of the 200):
+    each example removes what it made."""
+    conn = duckdb.connect()
+    conn.execute("CREATE TABLE main.y AS SELECT 42 AS answer")
+    return conn
+
+
 @settings(max_examples=200, deadline=None)
 @given(schema=NAMES)
 def test_any_schema_name_is_used_verbatim_by_the_duckdb_warehouse_and_changes_nothing_else(schema):
     """Even a name the settings refuse: quoted, it names a schema and runs no SQL."""
-    with duckdb.connect() as conn:
-        conn.execute("CREATE TABLE main.y AS SELECT 42 AS answer")
-        before = conn.execute("SELECT schema_name FROM information_schema.schemata").fetchall()
+    conn = _scratch_duckdb()
+    table = duckdb_name(schema, "t")
+    before = conn.execute("SELECT schema_name FROM information_schema.schemata").fetchall()
+    try:
         table_slice = TableSlice(table="t", schema=schema, database="memory", partition_dimensions=[])
         TransactionalDuckDbClient.ensure_schema_exists(None, table_slice, conn)
         after = conn.execute("SELECT schema_name FROM information_schema.schemata").fetchall()
         assert sorted(set(after) - set(before)) in ([(schema,)], [])  # [] when `schema` existed (main)
-        conn.execute(f"CREATE TABLE {duckdb_name(schema, 't')} AS SELECT 1 AS source_month")
+        conn.execute(f"CREATE TABLE {table} AS SELECT 1 AS source_month")
         TransactionalDuckDbClient.delete_table_slice(None, table_slice, conn)
-        assert conn.execute(f"SELECT count(*) FROM {duckdb_name(schema, 't')}").fetchone() == (0,)
+        assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
         assert conn.execute("SELECT answer FROM main.y").fetchall() == [(42,)]
+    finally:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+        if (schema,) not in before:
+            conn.execute(f"DROP SCHEMA IF EXISTS {duckdb_name(schema)}")
 
 
 def test_a_month_is_deleted_by_a_quoted_bounded_statement():
